@@ -1,0 +1,135 @@
+"""Recorder: forward hooks on the norm sites that measure what goes in ("pre") and comes out ("post").
+
+Hooks sit on the norm modules only and do nothing until armed, so a step that is not recorded pays a
+few microseconds. An armed step measures, on the device and without a host sync:
+- from a fixed subsample of SAMPLE_SIZE values per tensor (the same positions for pre and post):
+  mean, std, percentiles, a `hist_bins`-bin histogram per channel, the saturated fraction, and the
+  count of non-finite values, which are left out of everything else;
+- for BatchNorm sites, from the full input: the per-channel batch mean and (biased) variance that the
+  layer normalizes with, next to its running statistics and gamma/beta.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from bnviz.models import blocks
+from bnviz.record import PERCENTILES
+
+SAMPLE_SIZE = 32768  # values per tensor; also keeps per-channel counts inside uint16
+
+# Saturated (or dead) region of each activation, judged on its output a.
+SATURATED = {
+    "relu": lambda a: a <= 0,
+    "sigmoid": lambda a: (a < 0.03) | (a > 0.97),
+    "tanh": lambda a: a.abs() > 0.97,
+}
+
+
+class Recorder:
+    """Hooks on every norm site of a model; `arm()` before a forward, `collect()` after it."""
+
+    def __init__(self, model: nn.Module, activation: str, hist_bins: int, sample_size: int = SAMPLE_SIZE):
+        self.blocks = blocks(model)
+        self.saturated = SATURATED[activation]
+        self.bins, self.sample_size = hist_bins, sample_size
+        self.armed = False
+        self._measured: dict[str, torch.Tensor] = {}
+        self._samples: dict[tuple, tuple[torch.Tensor | None, torch.Tensor]] = {}
+        self._handles = [block.norm.register_forward_hook(self._hook(site))
+                         for site, block in self.blocks.items()]
+
+    def arm(self):
+        self.armed = True
+
+    def collect(self) -> dict[str, torch.Tensor]:
+        """The measurements of the armed forward, as device tensors keyed like the record's columns."""
+        self.armed = False
+        measured, self._measured = self._measured, {}
+        return measured
+
+    def close(self):
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self.armed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # --- measuring ----------------------------------------------------------------------------
+    def _hook(self, site: str):
+        def hook(module, inputs, output):
+            if self.armed:
+                self._measure(site, module, inputs[0].detach(), output.detach())
+        return hook
+
+    def _measure(self, site: str, module: nn.Module, pre: torch.Tensor, post: torch.Tensor):
+        block = self.blocks[site]
+        index, channel = self._sample(pre.shape, pre.device)
+        values = {}
+        for kind, tensor in (("pre", pre), ("post", post)):
+            flat = tensor.reshape(-1)
+            values[kind] = flat if index is None else flat[index]
+            self._measured.update(self._distribution(f"{site}/{kind}/", values[kind], channel, block.width))
+        # The activation's output: the norm's input when the norm follows it, else act(norm output).
+        act_out = values["pre"] if not block.norm_first else block.act(values["post"])
+        finite = torch.isfinite(act_out)
+        self._measured[f"{site}/saturated"] = (self.saturated(act_out) & finite).sum() / finite.sum().clamp(min=1)
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            self._measured.update(self._batchnorm(site, module, pre))
+
+    def _sample(self, shape: torch.Size, device: torch.device):
+        """Fixed sampled positions of a tensor of this shape, and the channel of each position."""
+        key = (tuple(shape), device)
+        if key not in self._samples:
+            numel = shape.numel()
+            index = None
+            if numel > self.sample_size:
+                gen = torch.Generator().manual_seed(0)  # fixed: the same positions at every step
+                index = torch.randperm(numel, generator=gen)[: self.sample_size].sort().values.to(device)
+            positions = index if index is not None else torch.arange(numel, device=device)
+            per_channel = shape[2:].numel() if len(shape) > 2 else 1
+            self._samples[key] = (index, (positions // per_channel) % shape[1])
+        return self._samples[key]
+
+    def _distribution(self, prefix: str, v: torch.Tensor, channel: torch.Tensor, channels: int) -> dict:
+        finite = torch.isfinite(v)
+        count = finite.sum().clamp(min=1)
+        vf = torch.where(finite, v, torch.zeros((), dtype=v.dtype, device=v.device)).float()
+        weight = finite.float()
+        mean = vf.sum() / count
+        std = (((vf - mean) ** 2) * weight).sum().div(count).sqrt()
+        lo = torch.where(finite, vf, torch.inf).min()
+        hi = torch.where(finite, vf, -torch.inf).max()
+        lo, hi = torch.where(torch.isfinite(lo), lo, 0.0), torch.where(torch.isfinite(hi), hi, 0.0)
+        width = (hi - lo).clamp(min=1e-12)
+        bins = ((vf - lo) / width * self.bins).floor().clamp(0, self.bins - 1).long()
+        # Non-finite values go to an overflow slot past the last channel, which is then dropped.
+        key = torch.where(finite, channel * self.bins + bins, channels * self.bins)
+        counts = torch.bincount(key, minlength=channels * self.bins + 1)[:-1].view(channels, self.bins)
+        ch_count = torch.bincount(channel, weights=weight, minlength=channels).clamp(min=1)
+        ch_mean = torch.bincount(channel, weights=vf, minlength=channels) / ch_count
+        ch_sq = torch.bincount(channel, weights=vf * vf, minlength=channels) / ch_count
+        quantiles = torch.nanquantile(torch.where(finite, vf, torch.nan),
+                                      torch.tensor(PERCENTILES, device=v.device, dtype=torch.float32) / 100)
+        return {prefix + "mean": mean, prefix + "std": std, prefix + "range": torch.stack([lo, hi]),
+                prefix + "percentiles": quantiles, prefix + "channel_hist": counts,
+                prefix + "channel_mean": ch_mean,
+                prefix + "channel_std": (ch_sq - ch_mean ** 2).clamp(min=0).sqrt(),
+                prefix + "nonfinite": (~finite).sum()}
+
+    @staticmethod
+    def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor) -> dict:
+        dims = [0] + list(range(2, pre.dim()))
+        batch_var, batch_mean = torch.var_mean(pre, dim=dims, correction=0)
+        ones = torch.ones_like(batch_mean)
+        return {f"{site}/batch_mean": batch_mean, f"{site}/batch_var": batch_var,
+                f"{site}/running_mean": module.running_mean.detach().clone(),
+                f"{site}/running_var": module.running_var.detach().clone(),
+                f"{site}/gamma": module.weight.detach().clone() if module.affine else ones,
+                f"{site}/beta": module.bias.detach().clone() if module.affine else ones * 0}

@@ -1,0 +1,159 @@
+"""Trainer: determinism, learning, divergence handling, evaluation and the record it fills."""
+
+import numpy as np
+import pytest
+import torch
+
+from bnviz.config import ConfigError, RunConfig
+from bnviz.data import load_dataset
+from bnviz.models import build_model
+from bnviz.trainer import Trainer, resolve_device
+
+FAST = dict(batch_size=16, steps=12, record_every=4, eval_every=6)
+
+
+def _columns(record):
+    out = {}
+    for table in ("steps", "snapshots", "evals"):
+        for name, column in getattr(record, table).columns().items():
+            if name != "ms_per_step":  # wall time differs run to run
+                out[f"{table}/{name}"] = column
+    return out
+
+
+def test_same_config_gives_identical_records():
+    cfg = RunConfig(**FAST)
+    a, b = Trainer(cfg), Trainer(cfg)
+    a.step(5), a.step(7)  # how the steps are chunked must not matter
+    b.step(12)
+    ca, cb = _columns(a.record), _columns(b.record)
+    assert ca.keys() == cb.keys()
+    for name in ca:
+        np.testing.assert_array_equal(ca[name], cb[name], err_msg=name)
+    other = Trainer(cfg.replace(seed=1))
+    other.step(12)
+    assert not np.array_equal(other.record.steps["loss"], a.record.steps["loss"])
+
+
+def test_record_layout_and_cadence():
+    trainer = Trainer(RunConfig(**FAST))
+    record = trainer.step(100)  # capped at cfg.steps
+    assert trainer.done and record.status == "finished" and trainer.steps_done == 12
+    np.testing.assert_array_equal(record.steps["step"], np.arange(12))
+    np.testing.assert_array_equal(record.snapshots["step"], [0, 4, 8])
+    np.testing.assert_array_equal(record.evals["step"], [6, 12])
+    assert record.layers == ["block1.conv", "block1.norm", "block2.conv", "block2.norm", "head"]
+    assert record.sites == {"block1.norm": 32, "block2.norm": 64}
+    record.validate()
+    assert (record.steps["grad_norm"] > 0).all() and (record.steps["ms_per_step"] > 0).all()
+    assert (record.snapshots["update_ratio"] > 0).all()
+
+
+def test_grad_norm_and_loss_match_a_hand_written_step():
+    cfg = RunConfig(batch_size=8, steps=1, record_every=1, optimizer="sgd", lr=0.1)
+    trainer = Trainer(cfg)
+    x, y = trainer.x_train, trainer.y_train
+    order = torch.randperm(len(x), generator=torch.Generator().manual_seed(cfg.seed))[:8]
+    model = build_model(cfg)
+    loss = torch.nn.functional.cross_entropy(model(x[order]), y[order])
+    loss.backward()
+    record = trainer.step(1)
+    assert record.steps["loss"][0] == pytest.approx(loss.item(), rel=1e-5)
+    expected = [model.get_submodule(name).weight.grad.norm().item() for name in record.layers]
+    np.testing.assert_allclose(record.steps["grad_norm"][0], expected, rtol=1e-4)
+    # SGD: the update is lr * grad, so |dW| / |W| = lr * |grad| / |W|.
+    weights = [model.get_submodule(name).weight.norm().item() for name in record.layers]
+    np.testing.assert_allclose(record.snapshots["update_ratio"][0], 0.1 * np.array(expected) / weights, rtol=1e-3)
+
+
+def test_overfits_one_batch():
+    cfg = RunConfig(batch_size=16, steps=60, lr=3e-3, record_every=30, eval_every=1000)
+    trainer = Trainer(cfg)
+    x, y = trainer.x_train[:16], trainer.y_train[:16]
+    trainer.x_train, trainer.y_train = x, y  # every step sees the same 16 images
+    record = trainer.step(60)
+    assert record.steps["loss"][-1] < 0.05 < record.steps["loss"][0]
+    assert record.steps["train_acc"][-1] == 1.0
+
+
+def test_learns_the_bundled_digits():
+    record = Trainer(RunConfig(steps=120, placement="before", eval_every=120, record_every=40)).step(120)
+    assert record.evals["test_acc"][-1] > 0.85
+
+
+def test_divergence_stops_and_keeps_the_record():
+    trainer = Trainer(RunConfig(batch_size=16, steps=40, record_every=3, eval_every=1000))
+    trainer.step(7)
+    trainer.x_train.fill_(float("nan"))  # from step 7 on, every batch makes the loss NaN
+    record = trainer.step(20)
+    assert record.status == "diverged" and trainer.done and record.status_step == 7
+    assert not np.isfinite(record.steps["loss"][-1]) and np.isfinite(record.steps["loss"][:-1]).all()
+    np.testing.assert_array_equal(record.steps["step"], np.arange(8))
+    np.testing.assert_array_equal(record.snapshots["step"], [0, 3, 6])
+    record.validate()
+    assert trainer.step(10) is record and len(record.steps) == 8  # no more training
+
+
+def test_large_learning_rate_without_norm_is_handled():
+    record = Trainer(RunConfig(norm="none", optimizer="sgd", lr=10.0, activation="tanh", steps=30,
+                               batch_size=16, record_every=5, eval_every=1000)).step(30)
+    assert record.status in ("finished", "diverged")
+    record.validate()
+
+
+def test_stop_keeps_the_record():
+    trainer = Trainer(RunConfig(**FAST))
+    trainer.step(3)
+    trainer.stop()
+    assert trainer.record.status == "stopped" and len(trainer.record.steps) == 3
+    assert trainer.step(5).steps["step"][-1] == 2
+
+
+def test_train_mode_and_eval_mode_accuracy_are_measured_on_the_same_batches():
+    import copy
+    trainer = Trainer(RunConfig(batch_size=4, steps=20, eval_every=1000, record_every=100))
+    trainer.step(20)
+    model = copy.deepcopy(trainer.model)
+    trainer._evaluate()
+    x, y = trainer.x_test[:256], trainer.y_test[:256]
+    with torch.no_grad():
+        eval_acc = (model.eval()(x).argmax(1) == y).float().mean().item()
+        model.train()  # batch statistics of each 4-image batch
+        train_acc = np.mean([(model(x[i:i + 4]).argmax(1) == y[i:i + 4]).float().mean().item()
+                             for i in range(0, 256, 4)])
+    assert trainer.record.evals["eval_mode_acc"][-1] == pytest.approx(eval_acc)
+    assert trainer.record.evals["train_mode_acc"][-1] == pytest.approx(train_acc)
+
+
+def test_evaluation_does_not_move_running_stats():
+    trainer = Trainer(RunConfig(batch_size=16, steps=6, eval_every=1000, record_every=100))
+    trainer.step(5)
+    before = {n: b.clone() for n, b in trainer.model.named_buffers()}
+    trainer._evaluate()
+    for name, buffer in trainer.model.named_buffers():
+        torch.testing.assert_close(buffer, before[name])
+
+
+@pytest.mark.parametrize("overrides", [
+    dict(model="mlp", activation="sigmoid", batch_size=60),
+    dict(norm="group", groups=4), dict(norm="layer"), dict(norm="instance"),
+    dict(placement="none"), dict(momentum=None, batch_size=1), dict(affine=False, activation="tanh"),
+])
+def test_every_norm_and_model_trains_and_records(overrides):
+    record = Trainer(RunConfig(steps=4, record_every=2, eval_every=4, **overrides)).step(4)
+    assert record.status == "finished" and len(record.snapshots) == 2
+    record.validate()
+
+
+def test_missing_device_is_a_config_error():
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")  # the check below needs its absence
+    with pytest.raises(ConfigError, match="device"):
+        resolve_device("cuda")
+    assert resolve_device("auto").type == "cpu"
+
+
+def test_shares_a_loaded_dataset():
+    data = load_dataset("mnist-5k")
+    trainer = Trainer(RunConfig(**FAST), dataset=data)
+    assert trainer.x_train.shape == (4000, 1, 28, 28)
