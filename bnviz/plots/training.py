@@ -1,0 +1,156 @@
+"""Plots of training over steps: gradient norms, update:data ratios, loss and accuracy, cost per step."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from bnviz.plots.style import (LAYER_COLORS, NO_EVALS_HINT, NO_SNAPSHOTS_HINT, NO_STEPS_HINT,
+                               REFERENCE_COLOR, axis_names, axis_refs, base_layout, divergence_marks,
+                               downsample_indices, empty_figure, figure, finite, grid, nice_ceiling, positive,
+                               read, rgba, rolling)
+from bnviz.record import RunRecord
+
+SMOOTH_STEPS = 20  # trailing moving average of the (noisy) per-batch loss and accuracy
+COST_WINDOW = 50  # trailing rolling median of ms per step
+HEALTHY_UPDATE_RATIO = -3.0  # log10 update:data ratio Karpathy calls healthy (makemore part 3)
+# Not pre/post blue and orange: those mean the norm's input and output in every view.
+TRAIN_COLOR, TEST_COLOR, GAP_COLOR, COST_COLOR = "#444444", "#CC79A7", "#009E73", "#332288"
+
+
+def _step_axis(title: str, log: bool = False) -> tuple[dict, dict]:
+    y = {"title": {"text": title}}
+    if log:
+        y.update(type="log", exponentformat="power")
+    return {"title": {"text": "training step"}}, y
+
+
+def grad_norm_figure(record: RunRecord) -> go.Figure:
+    """L2 norm of each layer's weight gradient per step, log y axis; long runs are downsampled
+    (style.downsample_indices). Zero or non-finite norms are gaps."""
+    title = "Gradient norm per layer"
+    if not len(record.steps):
+        return empty_figure(title, NO_STEPS_HINT, "training step", "gradient L2 norm (log)")
+    steps, norms = read(record.steps, "step", "grad_norm")
+    rows = downsample_indices(len(steps))
+    steps, norms = steps[rows], norms[rows]
+    data = [{"type": "scatter", "mode": "lines" if len(rows) > 1 else "markers", "x": steps,
+             "y": positive(norms[:, j]), "name": layer, "line": {"width": 2, "color": LAYER_COLORS[j % 8]},
+             "marker": {"color": LAYER_COLORS[j % 8]}, "hovertemplate": "%{y:.3g}"}
+            for j, layer in enumerate(record.layers)]
+    xaxis, yaxis = _step_axis("gradient L2 norm (log)", log=True)
+    layout = base_layout(title, uirevision="grad_norm", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
+    layout["shapes"], layout["annotations"] = divergence_marks(record, [1])
+    return figure(data, layout)
+
+
+def update_ratio_figure(record: RunRecord) -> go.Figure:
+    """log10 of each layer's update:data ratio |delta W| / |W| at every snapshot, with Karpathy's healthy
+    level of -3 as a reference: far below, the layer barely learns; far above, it thrashes."""
+    title = "Update:data ratio per layer"
+    y_title = "log10(|ΔW| / |W|)"
+    if not len(record.snapshots):
+        return empty_figure(title, NO_SNAPSHOTS_HINT, "training step", y_title)
+    steps, ratios = read(record.snapshots, "step", "update_ratio")
+    rows = downsample_indices(len(steps))
+    steps, ratios = steps[rows], np.log10(positive(ratios[rows]))  # step 0 has no update yet: a gap
+    data = [{"type": "scatter", "mode": "lines+markers" if len(rows) < 60 else "lines", "x": steps,
+             "y": ratios[:, j], "name": layer, "line": {"width": 2, "color": LAYER_COLORS[j % 8]},
+             "marker": {"color": LAYER_COLORS[j % 8]}, "hovertemplate": "%{y:.2f}"}
+            for j, layer in enumerate(record.layers)]
+    xaxis, yaxis = _step_axis(y_title)
+    layout = base_layout(title, uirevision="update_ratio", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
+    shapes, annotations = divergence_marks(record, [1])
+    shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y",
+                   "y0": HEALTHY_UPDATE_RATIO, "y1": HEALTHY_UPDATE_RATIO,
+                   "line": {"color": REFERENCE_COLOR, "width": 2, "dash": "dash"}})
+    annotations.append({"text": "-3: healthy (Karpathy)", "xref": "x domain", "x": 0, "xanchor": "left",
+                        "yref": "y", "y": HEALTHY_UPDATE_RATIO, "yanchor": "bottom", "showarrow": False,
+                        "font": {"color": REFERENCE_COLOR}})
+    layout["shapes"], layout["annotations"] = shapes, annotations
+    return figure(data, layout)
+
+
+def _line(x, y, subplot: int, name: str, color: str, hover: str, width: float = 2.5, markers: bool = False,
+          showlegend: bool = True) -> dict:
+    """One scatter trace on a subplot of the training figure; a single point is drawn as a marker."""
+    ax, ay = axis_refs(subplot)
+    mode = "lines+markers" if markers or len(x) == 1 else "lines"
+    return {"type": "scatter", "mode": mode, "x": x, "y": y, "xaxis": ax, "yaxis": ay, "name": name,
+            "legendgroup": name, "showlegend": showlegend, "line": {"color": color, "width": width},
+            "marker": {"color": color}, "hovertemplate": hover}
+
+
+def training_figure(record: RunRecord) -> go.Figure:
+    """Three panels over steps: loss (per batch, faint, with its SMOOTH_STEPS moving average; test loss),
+    accuracy (train batch accuracy smoothed; test accuracy), and the train-mode minus eval-mode accuracy
+    on the same test images in percentage points (batch statistics vs running statistics)."""
+    title = "Loss and accuracy"
+    if not len(record.steps):
+        return empty_figure(title, NO_STEPS_HINT, "training step", "loss / accuracy")
+    steps, loss, acc = read(record.steps, "step", "loss", "train_acc")
+    rows = downsample_indices(len(steps))
+    steps = steps[rows]
+    # One legend entry per color (train, test, gap); each panel says what it shows.
+    smooth = f"train, {SMOOTH_STEPS}-step mean"
+    data = [
+        _line(steps, finite(loss[rows]), 1, "train, per batch", rgba(TRAIN_COLOR, 0.3), "%{y:.3g}", width=1),
+        _line(steps, rolling(loss, SMOOTH_STEPS, rows, np.nanmean), 1, smooth, TRAIN_COLOR, "%{y:.3g}"),
+        _line(steps, 100 * rolling(acc, SMOOTH_STEPS, rows, np.nanmean), 2, smooth, TRAIN_COLOR, "%{y:.1f}%",
+              showlegend=False),
+    ]
+    has_evals = len(record.evals) > 0
+    if has_evals:
+        e_steps, test_loss, test_acc, train_mode, eval_mode = read(
+            record.evals, "step", "test_loss", "test_acc", "train_mode_acc", "eval_mode_acc")
+        gap = finite(train_mode) - finite(eval_mode)
+        data += [_line(e_steps, finite(test_loss), 1, "test", TEST_COLOR, "%{y:.3g}", markers=True),
+                 _line(e_steps, 100 * finite(test_acc), 2, "test", TEST_COLOR, "%{y:.1f}%",
+                       markers=True, showlegend=False),
+                 _line(e_steps, 100 * gap, 3, "train-mode − eval-mode", GAP_COLOR, "%{y:+.1f} pp", markers=True)]
+    layout = base_layout(title, uirevision="training", hovermode="x unified",
+                         **grid(1, 3, ["loss", "accuracy", "train-mode − eval-mode gap"], hgap=0.07))
+    for index, y_title in enumerate(["cross-entropy loss", "accuracy (%)", "gap (percentage points)"], 1):
+        xaxis, yaxis = axis_names(index)
+        layout[xaxis]["title"] = {"text": "training step"}
+        layout[yaxis]["title"] = {"text": y_title, "standoff": 4}
+    layout["xaxis2"]["matches"] = layout["xaxis3"]["matches"] = "x"  # zoom the steps of all three together
+    shapes, marks = divergence_marks(record, [1, 2, 3])
+    shapes.append({"type": "line", "xref": "x3 domain", "x0": 0, "x1": 1, "yref": "y3", "y0": 0, "y1": 0,
+                   "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}})
+    layout["shapes"] = shapes
+    layout["annotations"] += marks
+    if not has_evals:
+        layout["annotations"].append({"text": NO_EVALS_HINT, "xref": "x3 domain", "x": 0.5, "yref": "y3 domain",
+                                      "y": 0.5, "showarrow": False, "font": {"color": REFERENCE_COLOR}})
+    return figure(data, layout)
+
+
+def cost_figure(record: RunRecord) -> go.Figure:
+    """Measured wall-clock ms per training step (faint) and its COST_WINDOW-step rolling median (bold).
+
+    Autorange stops at a round number above 1.2 x the 99th percentile (style.nice_ceiling: stable across
+    live refreshes) so a slow first step does not flatten the rest; the title gives the run's median.
+    """
+    title = "Cost: ms per training step"
+    if not len(record.steps):
+        return empty_figure(title, NO_STEPS_HINT, "training step", "ms per step")
+    steps, ms = read(record.steps, "step", "ms_per_step")
+    ms = finite(ms)
+    rows = downsample_indices(len(ms))
+    steps = steps[rows]
+    median = np.nanmedian(ms) if np.isfinite(ms).any() else np.nan
+    data = [{"type": "scatter", "mode": "lines", "x": steps, "y": ms[rows], "name": "ms per step",
+             "line": {"color": rgba(TRAIN_COLOR, 0.35), "width": 1}, "hovertemplate": "%{y:.2f} ms"},
+            {"type": "scatter", "mode": "lines" if len(rows) > 1 else "markers", "x": steps,
+             "y": rolling(ms, COST_WINDOW, rows, np.nanmedian), "name": f"{COST_WINDOW}-step rolling median",
+             "line": {"color": COST_COLOR, "width": 3}, "marker": {"color": COST_COLOR},
+             "hovertemplate": "%{y:.2f} ms"}]
+    xaxis, yaxis = _step_axis("ms per step")
+    if np.isfinite(median):
+        title += f" (median {median:.3g} ms, {1000 / median:.0f} steps/s)" if median > 0 else ""
+        yaxis.update(rangemode="tozero",
+                     autorangeoptions={"clipmax": nice_ceiling(1.2 * float(np.nanpercentile(ms, 99)))})
+    layout = base_layout(title, uirevision="cost", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
+    layout["shapes"], layout["annotations"] = divergence_marks(record, [1])
+    return figure(data, layout)
