@@ -136,7 +136,8 @@ class Field:
             return "one of " + ", ".join(self.choices)
         if self.kind is bool:
             return "true or false"
-        text = f"{self.kind.__name__} in {'(' if self.open_low else '['}{self.low:g}, {self.high:g}]"
+        low, high = (f"{int(b)}" if self.kind is int else f"{b:g}" for b in (self.low, self.high))
+        text = f"{self.kind.__name__} in {'(' if self.open_low else '['}{low}, {high}]"
         return text + (" or none" if self.optional else "")
 
     def check(self, name: str, value):

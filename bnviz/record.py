@@ -173,6 +173,8 @@ class RunRecord:
             meta = json.loads(str(arrays["meta"]))
         except json.JSONDecodeError as err:
             raise RecordError(f"{origin}: unreadable meta: {err}") from None
+        if not isinstance(meta, dict):
+            raise RecordError(f"{origin}: meta is not a JSON object")
         if meta.get("schema") != SCHEMA:
             raise RecordError(f"{origin}: schema {meta.get('schema')!r}, this bnviz reads schema {SCHEMA}")
         try:

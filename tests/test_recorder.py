@@ -38,7 +38,7 @@ def test_at_init_post_batchnorm_is_standard_while_pre_is_not(images):
 
 
 def test_default_subsample_estimates_the_whole_tensor(images):
-    _, _, sampled = _measure(RunConfig(), images, sample_size=32768)
+    _, _, sampled = _measure(RunConfig(), images, sample_size=16384)
     _, _, full = _measure(RunConfig(), images, sample_size=10**8)
     for site in ("block1.norm", "block2.norm"):
         for kind in ("pre", "post"):
@@ -64,6 +64,14 @@ def test_large_eps_visibly_lowers_post_std(images):
         assert large[f"{site}/post/std"] < 0.8 * small[f"{site}/post/std"]
 
 
+def test_subsample_covers_every_channel_evenly(images):
+    _, _, m = _measure(RunConfig(), images[:8], sample_size=16384)
+    for site, channels in (("block1.norm", 32), ("block2.norm", 64)):
+        per_channel = m[f"{site}/pre/channel_hist"].sum(1)
+        assert per_channel.sum() <= 16384 and (per_channel > 0).all()
+        assert per_channel.max() - per_channel.min() <= 0.05 * per_channel.float().mean() + 2
+
+
 def test_placement_none_records_the_identity(images):
     _, recorder, m = _measure(RunConfig(placement="none"), images)
     for site in ("block1.norm", "block2.norm"):
@@ -76,7 +84,8 @@ def test_placement_none_records_the_identity(images):
 def test_statistics_match_numpy_on_a_known_distribution():
     cfg = RunConfig(norm="none", activation="tanh", hist_bins=32)
     model = build_model(cfg)
-    recorder = Recorder(model, cfg.activation, cfg.hist_bins, sample_size=10**7)  # no subsampling
+    everything = dict(sample_size=10**7, percentile_samples=10**7)  # no subsampling
+    recorder = Recorder(model, cfg.activation, cfg.hist_bins, **everything)
     x = torch.randn(16, 64, 24, 24, generator=torch.Generator().manual_seed(0))
     recorder._measure("block2.norm", blocks(model)["block2.norm"].norm, x, x)
     m = recorder.collect()
@@ -99,7 +108,7 @@ def test_statistics_match_numpy_on_a_known_distribution():
 def test_non_finite_values_are_counted_and_left_out():
     cfg = RunConfig(norm="none")
     model = build_model(cfg)
-    recorder = Recorder(model, cfg.activation, cfg.hist_bins, sample_size=10**7)
+    recorder = Recorder(model, cfg.activation, cfg.hist_bins, sample_size=10**7, percentile_samples=10**7)
     x = torch.ones(4, 32, 26, 26)
     x[0, 0, 0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
     recorder._measure("block1.norm", blocks(model)["block1.norm"].norm, x, x)
