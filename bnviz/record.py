@@ -32,6 +32,7 @@ KINDS = ("pre", "post")
 STATUSES = ("running", "finished", "stopped", "diverged")
 MAX_SNAPSHOTS = 400  # past this, every other snapshot is dropped and the cadence doubles
 TABLES = ("steps", "snapshots", "evals")
+STACK_EVERY = 256  # rows kept as separate arrays before a column is stacked
 BATCHNORM_FIELDS = ("batch_mean", "batch_var", "running_mean", "running_var", "gamma", "beta")
 
 
@@ -57,16 +58,22 @@ class Series:
     def append(self, **row):
         with self._lock:
             for name, value in row.items():
-                self._rows.setdefault(name, []).append(np.asarray(value))
+                pending = self._rows.setdefault(name, [])
+                pending.append(np.asarray(value))
+                if len(pending) >= STACK_EVERY:  # many small arrays cost far more memory than one
+                    self._stack(name)
             self._len += 1
+
+    def _stack(self, name: str):
+        pending = self._rows.get(name)
+        if pending:
+            parts = [self._stacked[name]] if name in self._stacked else []
+            self._stacked[name] = np.concatenate(parts + [np.stack(pending)])
+            self._rows[name] = []
 
     def __getitem__(self, name: str) -> np.ndarray:
         with self._lock:
-            pending = self._rows.get(name)
-            if pending:
-                parts = [self._stacked[name]] if name in self._stacked else []
-                self._stacked[name] = np.concatenate(parts + [np.stack(pending)])
-                self._rows[name] = []
+            self._stack(name)
             if name not in self._stacked:
                 raise KeyError(name)
             return self._stacked[name]
