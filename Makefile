@@ -28,5 +28,15 @@ chromium:
 	  [ "$$(id -u)" = 0 ] || { echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; }; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
+BENCH_ARGS ?=
+
+# Benchmark (not part of `make test`): writes bench/out/results.{json,md}. BENCH_ARGS=--quick smoke-tests it.
+bench: $(VENV)/.bench
+	$(PY) -m bench.run $(BENCH_ARGS)
+
+$(VENV)/.bench: $(VENV)/.runtime requirements-bench.txt
+	$(PY) -m pip install -q -r requirements-bench.txt
+	touch $@
+
 clean:
 	rm -rf $(VENV) .pytest_cache

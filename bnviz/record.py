@@ -59,7 +59,7 @@ class Series:
         with self._lock:
             for name, value in row.items():
                 pending = self._rows.setdefault(name, [])
-                pending.append(np.asarray(value))
+                pending.append(np.array(value))  # a copy: a view would keep its whole source buffer alive
                 if len(pending) >= STACK_EVERY:  # many small arrays cost far more memory than one
                     self._stack(name)
             self._len += 1

@@ -52,8 +52,6 @@ class Trainer:
     """Train `cfg` step by step: `step(n)` runs n more steps and returns the record so far."""
 
     def __init__(self, cfg: RunConfig, dataset: Dataset | None = None):
-        # Denormal floats make late-training steps several times slower on x86 CPUs.
-        torch.set_flush_denormal(True)
         self.cfg = cfg
         self.device = resolve_device(cfg.device)
         data = dataset or load_dataset(cfg.dataset)
@@ -79,6 +77,9 @@ class Trainer:
 
     def step(self, n: int = 1) -> RunRecord:
         """Train up to n more steps (never past cfg.steps, never after divergence)."""
+        # Late in training denormal gradients appear (a saturated softmax), slow on some x86 CPUs. The
+        # flag is per thread and OpenMP workers copy it when created: set it in whichever thread steps.
+        torch.set_flush_denormal(True)
         self._clock = time.perf_counter()  # time between calls is not training time
         self.model.train()
         for _ in range(n):

@@ -1,0 +1,125 @@
+"""results.json -> results.md: the throughput table and one short table per probe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+NAMES = {"bare": "a. bare PyTorch", "bnviz": "b. bnviz Trainer", "keras": "c. Keras (article)"}
+
+
+def write_markdown(results: dict, path: Path):
+    meta, settings = results["meta"], results["settings"]
+    lines = ["# bnviz benchmark", "",
+             f"{meta['date']}, commit {meta['commit']}: {meta['cpu']}, {meta['cores']} cores, device "
+             f"{meta['device']}, torch {meta['torch']}, Keras {meta['keras']} (torch backend), Python "
+             f"{meta['python']}, torch threads {meta['torch_threads']}, OMP_WAIT_POLICY "
+             f"{meta.get('omp_wait_policy')}. Load average at start "
+             f"{meta['loadavg_start'][0]:.2f}, at end {meta.get('loadavg_end', [float('nan')])[0]:.2f}. "
+             f"Runtime {meta.get('runtime_s', 0):.0f} s." + (" **Quick mode: smoke test, not figures.**"
+                                                          if settings["quick"] else ""), ""]
+    for section in ("throughput", "drift", "denormal", "startup", "size"):
+        if section in results:
+            lines += globals()[f"_{section}"](results[section], settings) + [""]
+    path.write_text("\n".join(lines))
+
+
+def _rate(cell: dict | None) -> str:
+    if not cell:
+        return "-"
+    spread = f" ({cell['min']:.0f}-{cell['max']:.0f})" if cell["n"] > 1 else ""
+    return f"{cell['median']:.0f}{spread}"
+
+
+def _ratio(row: dict, key: str) -> str:
+    if key not in row:
+        return "-"
+    target = row.get(key + "_target")
+    mark = "" if target is None else (" ok" if row[key] >= target else f" **< {target}**")
+    return f"{row[key]:.2f}{mark}"
+
+
+def _throughput(section: dict, settings: dict) -> list[str]:
+    lines = ["## Throughput (samples/s, median over repeats, min-max in brackets)", "",
+             f"{settings['repeats']} repeats; each measurement in a fresh process ({settings['fresh_process']}), "
+             f"contenders and configs interleaved; {settings['warmup']} warm-up steps, then "
+             + ", ".join(f"{s} timed steps at batch {b}" for b, s in settings["steps"].items()) + ".", "",
+             "| batch | BN | " + " | ".join(NAMES.values()) + " | b/a | b/c | b/a, training only |",
+             "|---:|:--|" + "---:|" * (len(NAMES) + 3)]
+    for row in section["summary"]:
+        cells = [str(row["batch_size"]), "yes" if row["norm"] == "batch" else "no"]
+        cells += [_rate(row.get(name)) for name in NAMES]
+        cells += [_ratio(row, "b_over_a"), _ratio(row, "b_over_c"),
+                  f"{row['b_train_only_over_a']:.2f}" if "b_train_only_over_a" in row else "-"]
+        lines.append("| " + " | ".join(cells) + " |")
+    errors = [r for r in section["runs"] if "error" in r]
+    lines += ["", "b is the wall time of `trainer.step(k)` with RunConfig defaults (histograms every 10th step, "
+              "test-set evaluation every 250th step when it falls in the window); 'training only' leaves the "
+              "evaluations out (the trainer's own ms_per_step). c runs `model.fit` (verbose=0) on the same "
+              "batches in the same order."]
+    if errors:
+        lines += ["", f"{len(errors)} measurement(s) failed: see results.json."]
+    return lines
+
+
+def _drift(section: list[dict], settings: dict) -> list[str]:
+    lines = ["## Drift (batch 32, BN): ms per step, first vs last 10% of the run", "",
+             "| run | contender | steps | first 10% mean (median) | last 10% mean (median) | last/first mean "
+             "(median) |", "|:--|:--|---:|---:|---:|---:|"]
+    for r in section:
+        if "error" in r:
+            lines.append(f"| {r['epochs']} epochs | {r['contender']} | failed | | | |")
+            continue
+        mark = "" if r["drift_median"] <= 1.10 else " **> 1.10**"
+        lines.append(f"| {r['epochs']} epochs | {r['contender']} | {r['steps']} | {r['first10_mean_ms']:.1f} "
+                     f"({r['first10_median_ms']:.1f}) | {r['last10_mean_ms']:.1f} ({r['last10_median_ms']:.1f}) | "
+                     f"{r['drift_mean']:.2f} ({r['drift_median']:.2f}){mark} |")
+    return lines + ["", "The first 10% includes step 0 (thread pool start, first allocations): the medians "
+                        "leave such one-off steps out."]
+
+
+def _denormal(section: dict, settings: dict) -> list[str]:
+    state = section["late_state"]
+    if "summary" not in section:
+        return ["## Denormals", "", "The late state could not be made: see results.json."]
+    runs = [r for r in section["runs"] if "error" not in r]
+    lines = [f"## Denormals: BN model at batch 32 after {state.get('late_steps')} steps; {runs[0]['steps']} steps "
+             f"timed per variant, median of {1 + max(r['repeat'] for r in runs)} fresh processes", "",
+             "| torch.set_flush_denormal(True) | ms/step | flushing, per thread (calling thread first) |",
+             "|:--|---:|---:|"]
+    for name, s in section["summary"].items():
+        flushed = " ".join(f"{v:.2f}" for v in s["flushed"])
+        lines.append(f"| {name}: {s['description']} | {s['ms_per_step']:.1f} | {flushed} |")
+    census = section["summary"].get("off", {}).get("denormal_grads", {})
+    if census:
+        lines += ["", "Denormal gradients in one backward pass of the late state, flush off: " + ", ".join(
+            f"{name} {c['denormal']:,} of {c['of']:,}" for name, c in census.items()) + "."]
+    return lines
+
+
+def _startup(section: dict, settings: dict) -> list[str]:
+    lines = ["## Time to the first record (default config, torch and bnviz.trainer imported)", ""]
+    if "median" in section:
+        m = section["median"]
+        lines.append(f"Median {m['total_s']:.3f} s over {len(section['runs'])} fresh processes (target <= 1.0 s): "
+                     f"data {m['data_s']:.3f} s, Trainer() {m['build_s']:.3f} s, first step {m['first_step_s']:.3f} s.")
+    imports = section.get("imports", {})
+    if "torch_s" in imports:
+        lines.append(f"Before that, in a new interpreter: import torch {imports['torch_s']:.2f} s, "
+                     f"then bnviz.trainer {imports['bnviz_trainer_s']:.2f} s.")
+    return lines
+
+
+def _size(section: dict, settings: dict) -> list[str]:
+    if "error" in section:
+        return ["## Run-record size", "", "Failed: see results.json."]
+    rows, target = section["rows"], section["target_rows"]
+    return ["## Run-record size (default cadence, batch 32)", "",
+            "| steps | snapshots | .npz | in memory (stacked) | in memory (rows as appended, never read) |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {rows['steps']:,} (measured) | {rows['snapshots']} | {section['npz_bytes'] / 1e6:.2f} MB | "
+            f"{section['stacked_bytes'] / 1e6:.2f} MB | {section['appended_bytes'] / 1e6:.2f} MB |",
+            f"| {target['steps']:,} (projected) | {target['snapshots']} | "
+            f"{section['projected_npz_bytes'] / 1e6:.2f} MB | "
+            f"{section['projected_stacked_bytes'] / 1e6:.2f} MB | {section['projected_appended_bytes'] / 1e6:.2f} MB |",
+            "", "Projected from the measured bytes per row of each table, times the rows a 10,000-step run keeps "
+                "(RunRecord's own thinning, replayed); target < 20 MB."]

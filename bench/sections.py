@@ -1,0 +1,164 @@
+"""The benchmark's sections: each plans its jobs, runs them through Workers, and summarizes the answers."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import statistics
+import subprocess
+
+from bench import denormal as denormal_probe
+from bench.workers import ROOT
+
+CONTENDERS = {"bare": "bench.bare_loop", "bnviz": "bench.bnviz_trainer", "keras": "bench.keras_seed"}
+PROBES = "bench.probes"
+TARGET_B_OVER_A = {8: 0.90}  # else 0.95 (issue 4)
+TARGET_B_OVER_C = 1.3  # at batch 32 with BN
+
+
+def machine(args) -> dict:
+    def version(package):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+
+    cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+               platform.processor())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return {"date": datetime.datetime.now().isoformat(timespec="seconds"), "cpu": cpu, "cores": os.cpu_count(),
+            "python": platform.python_version(), "torch": version("torch"), "keras": version("keras"),
+            "torch_threads": os.environ.get("OMP_NUM_THREADS") or f"default ({os.cpu_count()})",
+            "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default (spin, then sleep)"),
+            "commit": commit.stdout.strip() or None, "loadavg_start": os.getloadavg(), "device": args.device}
+
+
+# --- throughput --------------------------------------------------------------------------------------
+def throughput(workers, args, log) -> dict:
+    configs = [(b, n) for b in args.batch_sizes for n in args.norms]
+    runs, total, done = [], args.repeats * len(configs) * len(args.contenders), 0
+    for repeat in range(args.repeats):
+        for i, (batch_size, norm) in enumerate(configs):
+            turn = (repeat + i) % len(args.contenders)  # who goes first rotates
+            for name in args.contenders[turn:] + args.contenders[:turn]:
+                job = {"contender": name, "batch_size": batch_size, "norm": norm, "warmup": args.warmup,
+                       "steps": args.steps[batch_size], "device": args.device, "repeat": repeat}
+                answer = dict(job, **workers.run(CONTENDERS[name], job))
+                runs.append(answer)
+                done += 1
+                shown = (f"{answer['samples_per_s']:8.0f} samples/s in {answer['seconds']:.2f} s"
+                         if "error" not in answer else "FAILED: " + answer["error"].strip().splitlines()[-1])
+                log(f"[{done}/{total}] repeat {repeat + 1}/{args.repeats} batch {batch_size:>3} norm {norm:5} "
+                    f"{name:5} {shown}")
+    return {"runs": runs, "summary": summarize(runs, configs)}
+
+
+def summarize(runs: list[dict], configs) -> list[dict]:
+    rows = []
+    for batch_size, norm in configs:
+        row = {"batch_size": batch_size, "norm": norm}
+        for name in CONTENDERS:
+            ok = [r for r in runs if (r["contender"], r["batch_size"], r["norm"]) == (name, batch_size, norm)
+                  and "error" not in r]
+            if ok:
+                rates = [r["samples_per_s"] for r in ok]
+                row[name] = {"median": statistics.median(rates), "min": min(rates), "max": max(rates), "n": len(rates)}
+                if name == "bnviz":
+                    row[name]["median_train_only"] = statistics.median(
+                        r["steps"] * r["batch_size"] / r["train_only_seconds"] for r in ok)
+                    row[name]["evals_in_window"] = ok[0]["evals_in_window"]
+        a, b, c = (row.get(name, {}).get("median") for name in ("bare", "bnviz", "keras"))
+        if a and b:
+            row["b_over_a"] = b / a
+            row["b_over_a_target"] = TARGET_B_OVER_A.get(batch_size, 0.95)
+            row["b_train_only_over_a"] = row["bnviz"]["median_train_only"] / a
+        if b and c:
+            row["b_over_c"] = b / c
+            if batch_size == 32 and norm == "batch":
+                row["b_over_c_target"] = TARGET_B_OVER_C
+        rows.append(row)
+    return rows
+
+
+# --- drift ----------------------------------------------------------------------------------------
+def drift(workers, args, log) -> list[dict]:
+    out = []
+    for epochs in args.drift_epochs:
+        for name in ("bnviz", "bare"):
+            job = {"task": "drift", "contender": name, "epochs": epochs, "batch_size": 32, "norm": "batch"}
+            answer = dict(job, **workers.run(PROBES, job))
+            out.append(answer)
+            if "error" in answer:
+                log(f"drift {epochs} epochs {name}: FAILED: {answer['error'].strip().splitlines()[-1]}")
+                continue
+            log(f"drift {epochs} epochs ({answer['steps']} steps) {name:5}: first 10% "
+                f"{answer['first10_mean_ms']:.1f} ms (median {answer['first10_median_ms']:.1f}), last 10% "
+                f"{answer['last10_mean_ms']:.1f} ms (median {answer['last10_median_ms']:.1f}): "
+                f"x{answer['drift_mean']:.2f} (median x{answer['drift_median']:.2f})")
+    return out
+
+
+# --- denormal -------------------------------------------------------------------------------------
+def denormal(workers, args, log) -> dict:
+    module = "bench.denormal"
+    base = {"batch_size": 32, "norm": "batch", "device": "cpu", "path": str(args.out / "late_state.pt")}
+    state = dict(base, **workers.run(module, dict(base, task="late_state", warmup=0, steps=0,
+                                                  late_steps=args.late_steps)))
+    if "error" in state:
+        log("denormal: the late state failed: " + state["error"].strip().splitlines()[-1])
+        return {"late_state": state}
+    log(f"denormal: trained {args.late_steps} steps in {state['seconds']:.1f} s for the late state")
+    variants, runs = list(denormal_probe.VARIANTS), []
+    for repeat in range(1 if args.quick else 3):
+        for name in variants[repeat:] + variants[:repeat]:
+            job = dict(base, task="measure", variant=name, warmup=5, steps=10 if args.quick else 40, repeat=repeat)
+            answer = dict(job, **workers.run(module, job))
+            runs.append(answer)
+            shown = (f"{answer['ms_per_step']:6.1f} ms/step, flushed per thread {answer['flushed']}"
+                     if "error" not in answer else "FAILED: " + answer["error"].strip().splitlines()[-1])
+            log(f"denormal {name:18} {shown}")
+    summary = {}
+    for name in variants:
+        ok = [r for r in runs if r["variant"] == name and "error" not in r]
+        if ok:
+            summary[name] = {"description": denormal_probe.VARIANTS[name],
+                             "ms_per_step": statistics.median(r["ms_per_step"] for r in ok),
+                             "flushed": ok[0]["flushed"], "denormal_grads": ok[0]["denormal_grads"]}
+    return {"late_state": state, "runs": runs, "summary": summary}
+
+
+# --- startup and size -------------------------------------------------------------------------------
+def startup(workers, args, log) -> dict:
+    runs = [workers.run(PROBES, {"task": "first_record", "repeat": r}) for r in range(2 if args.quick else 5)]
+    ok = [r for r in runs if "error" not in r]
+    out = {"runs": runs}
+    if ok:
+        out["median"] = {key: statistics.median(r[key] for r in ok)
+                         for key in ("total_s", "data_s", "build_s", "first_step_s")}
+        m = out["median"]
+        log(f"time to first record {m['total_s']:.3f} s (data {m['data_s']:.3f}, Trainer() {m['build_s']:.3f}, "
+            f"first step {m['first_step_s']:.3f}); target <= 1.0 s")
+    spawned = type(workers)(workers.log_dir, spawn=True)  # a new interpreter: what an import really costs
+    out["imports"] = spawned.run("bench.import_cost", {"task": "import_cost"})
+    if "error" in out["imports"]:
+        log("import cost: FAILED")
+    else:
+        log(f"import torch {out['imports']['torch_s']:.2f} s, then bnviz.trainer "
+            f"{out['imports']['bnviz_trainer_s']:.2f} s (fresh interpreter)")
+    return out
+
+
+def size(workers, args, log) -> dict:
+    job = {"task": "record_size", "batch_size": 32, "steps": args.size_steps, "target_steps": 10_000}
+    answer = dict(job, **workers.run(PROBES, job))
+    if "error" in answer:
+        log("size: FAILED: " + answer["error"].strip().splitlines()[-1])
+    else:
+        log(f"size after {job['steps']} steps: {answer['npz_bytes'] / 1e6:.2f} MB .npz, "
+            f"{answer['stacked_bytes'] / 1e6:.2f} MB in memory; projected at 10,000 steps "
+            f"({answer['target_rows']['snapshots']} snapshots after thinning): "
+            f"{answer['projected_npz_bytes'] / 1e6:.2f} MB .npz, {answer['projected_stacked_bytes'] / 1e6:.2f} MB "
+            f"in memory; target < 20 MB")
+    return answer
