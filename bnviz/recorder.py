@@ -24,7 +24,7 @@ from bnviz.record import PERCENTILES
 import math
 
 SAMPLE_SIZE = 16384  # values per tensor: ~0.5 ms of work per tensor on 2 CPU cores; fits uint16 counts
-PERCENTILE_SAMPLES = 4096  # values sorted for the percentiles: median within ~0.02 std
+PERCENTILE_SAMPLES = 2048  # values sorted for the percentiles (the sort dominates): median within ~0.03 std
 
 # Saturated (or dead) region of each activation, judged on its output a.
 SATURATED = {
@@ -105,30 +105,30 @@ class Recorder:
         return self._samples[key]
 
     def _distribution(self, prefix: str, v: torch.Tensor, channel: torch.Tensor, channels: int) -> dict:
+        """Mean, std, range, percentiles and per-channel histogram/mean/std of a sample, in ~15 ops."""
         finite = torch.isfinite(v)
-        count = finite.sum().clamp(min=1)
-        vf = torch.where(finite, v, torch.zeros((), dtype=v.dtype, device=v.device)).float()
-        weight = finite.float()
-        mean = vf.sum() / count
-        std = (((vf - mean) ** 2) * weight).sum().div(count).sqrt()
-        lo = torch.where(finite, vf, torch.inf).min()
-        hi = torch.where(finite, vf, -torch.inf).max()
-        lo, hi = torch.where(torch.isfinite(lo), lo, 0.0), torch.where(torch.isfinite(hi), hi, 0.0)
-        width = (hi - lo).clamp(min=1e-12)
-        bins = ((vf - lo) / width * self.bins).floor().clamp(0, self.bins - 1).long()
-        # Non-finite values go to an overflow slot past the last channel, which is then dropped.
+        zeroed = torch.where(finite, v, 0).double()  # float64 sums: E[x^2] - E[x]^2 stays accurate
+        ch_sum = torch.bincount(channel, weights=zeroed, minlength=channels)
+        ch_sq = torch.bincount(channel, weights=zeroed * zeroed, minlength=channels)
+        count = finite.sum()
+        mean = ch_sum.sum() / count.clamp(min=1)
+        # Non-finite values take the mean's place for the range, then an overflow slot that is dropped.
+        filled = torch.where(finite, v, mean.to(v.dtype)).float()
+        lo, hi = torch.aminmax(filled)
+        scale = self.bins / (hi - lo).clamp(min=1e-12)
+        bins = ((filled - lo) * scale).floor_().clamp_(0, self.bins - 1).long()
         key = torch.where(finite, channel * self.bins + bins, channels * self.bins)
         counts = torch.bincount(key, minlength=channels * self.bins + 1)[:-1].view(channels, self.bins)
-        ch_count = torch.bincount(channel, weights=weight, minlength=channels).clamp(min=1)
-        ch_mean = torch.bincount(channel, weights=vf, minlength=channels) / ch_count
-        ch_sq = torch.bincount(channel, weights=vf * vf, minlength=channels) / ch_count
-        subset = torch.where(finite, vf, torch.nan)[:: max(1, len(vf) // self.percentile_samples)]
-        quantiles = torch.nanquantile(subset, self._quantiles.to(v.device))
-        return {prefix + "mean": mean, prefix + "std": std, prefix + "range": torch.stack([lo, hi]),
-                prefix + "percentiles": quantiles, prefix + "channel_hist": counts,
-                prefix + "channel_mean": ch_mean,
-                prefix + "channel_std": (ch_sq - ch_mean ** 2).clamp(min=0).sqrt(),
-                prefix + "nonfinite": (~finite).sum()}
+        ch_count = counts.sum(1).clamp(min=1)
+        ch_mean = ch_sum / ch_count
+        ch_std = (ch_sq / ch_count - ch_mean ** 2).clamp(min=0).sqrt()
+        std = (ch_sq.sum() / count.clamp(min=1) - mean ** 2).clamp(min=0).sqrt()
+        stride = max(1, len(v) // self.percentile_samples)
+        percentiles = _percentiles(v[::stride].float(), finite[::stride], self._quantiles.to(v.device))
+        return {prefix + "mean": mean.float(), prefix + "std": std.float(), prefix + "range": torch.stack([lo, hi]),
+                prefix + "percentiles": percentiles,
+                prefix + "channel_hist": counts, prefix + "channel_mean": ch_mean.float(),
+                prefix + "channel_std": ch_std.float(), prefix + "nonfinite": v.numel() - count}
 
     @staticmethod
     def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor) -> dict:
@@ -142,3 +142,14 @@ class Recorder:
                 f"{site}/running_var": module.running_var.detach().clone(),
                 f"{site}/gamma": module.weight.detach().clone() if module.affine else ones,
                 f"{site}/beta": module.bias.detach().clone() if module.affine else ones * 0}
+
+
+def _percentiles(values: torch.Tensor, finite: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
+    """Quantiles of the finite values, interpolated linearly as numpy does; no host sync."""
+    ordered = torch.where(finite, values, torch.inf).sort().values  # non-finite values sort last
+    last = (finite.sum() - 1).clamp(min=0)
+    position = quantiles * last
+    below = position.floor().long()
+    above = torch.minimum(below + 1, last)
+    low, high = ordered[below], ordered[above]
+    return torch.where(torch.isfinite(high), low + (position - below) * (high - low), low)

@@ -46,8 +46,10 @@ def rgba(color: str, alpha: float) -> str:
 def base_layout(title: str, uirevision: str, **more) -> dict:
     """Projector-friendly layout; `uirevision` keeps the user's zoom across live refreshes of one view."""
     layout = {
-        "template": _TEMPLATE, "title": {"text": title, "x": 0.01, "xanchor": "left", "font": {"size": 19}},
-        "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": 80, "b": 56},
+        "template": _TEMPLATE, "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
+                                        "yref": "container", "font": {"size": 19}},
+        # Room for the title above the legend, which may wrap to two rows on a narrow chart.
+        "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": 115, "b": 56},
         "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
         "uirevision": uirevision, "hoverlabel": {"font": {"size": FONT_SIZE}},
     }

@@ -1,0 +1,51 @@
+"""Downloads of a run: the record as .npz and its metrics as CSV."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import streamlit as st
+
+from bnviz.record import RunRecord
+
+
+def record_npz(record: RunRecord) -> bytes:
+    """The record exactly as RunRecord.save writes it (RunRecord.load reads it back)."""
+    buffer = io.BytesIO()
+    record.save(buffer)
+    return buffer.getvalue()
+
+
+def metrics_csv(record: RunRecord) -> str:
+    """One row per training step: loss, accuracy, ms/step, each layer's gradient norm, and the test
+    metrics on the steps where they were evaluated (empty elsewhere)."""
+    steps = record.steps
+    header = ["step", "loss", "train_acc", "ms_per_step"] + [f"grad_norm/{layer}" for layer in record.layers]
+    evals = {}
+    eval_names = ["test_loss", "test_acc", "train_mode_acc", "eval_mode_acc"]
+    if len(record.evals):
+        for i, step in enumerate(record.evals["step"]):
+            evals[int(step)] = [record.evals[name][i] for name in eval_names]
+    lines = [",".join(header + eval_names)]
+    if len(steps):
+        table = np.column_stack([steps["step"], steps["loss"], steps["train_acc"], steps["ms_per_step"],
+                                 steps["grad_norm"]])
+        for row in table:
+            step = int(row[0])
+            # Evaluations run after a step: the one logged at step s+1 follows training step s.
+            extra = evals.get(step + 1, [""] * len(eval_names))
+            lines.append(",".join([str(step)] + [f"{v:.6g}" for v in row[1:]] +
+                                  [v if v == "" else f"{v:.6g}" for v in extra]))
+    return "\n".join(lines) + "\n"
+
+
+def downloads(record: RunRecord, name: str = "bnviz-run"):
+    """Two download buttons; the files are built only when clicked."""
+    left, right = st.columns(2)
+    left.download_button("Run record (.npz)", lambda: record_npz(record), file_name=f"{name}.npz",
+                         mime="application/octet-stream", icon=":material/download:", on_click="ignore",
+                         key="download.npz", help="Every number of the run; `python -m bnviz inspect` reads it.")
+    right.download_button("Metrics (.csv)", lambda: metrics_csv(record), file_name=f"{name}-metrics.csv",
+                          mime="text/csv", icon=":material/table:", on_click="ignore", key="download.csv",
+                          help="Loss, accuracy, ms/step and gradient norm per step; test metrics where evaluated.")

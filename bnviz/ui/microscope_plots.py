@@ -1,0 +1,79 @@
+"""Pure plotly figures of one microscope Look: pre vs post, train vs eval mode, and where eps bites."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from bnviz.microscope import Look, squash
+from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
+
+LABELS = {"pre": "pre (norm input)", "post": "post, train mode (batch stats)",
+          "eval": "post, eval mode (running stats)"}
+COLORS = {"pre": PRE_COLOR, "post": POST_COLOR, "eval": RUNNING_COLOR}
+
+
+def _which(look: Look) -> str:
+    return "all channels" if look.channel is None else f"channel {look.channel}"
+
+
+def histograms_figure(look: Look, kinds: tuple[str, ...], title: str) -> go.Figure:
+    """Overlaid histograms (densities on shared bins) with each one's mean marked."""
+    centers, widths = (look.edges[:-1] + look.edges[1:]) / 2, np.diff(look.edges)
+    data, shapes = [], []
+    for kind in kinds:
+        counts = look.counts[kind]
+        density = counts / max(1, counts.sum()) / widths
+        mean, std = look.stats[kind]
+        data.append(go.Bar(x=centers, y=density, width=widths, name=f"{LABELS[kind]}: mean {mean:.3g}, std {std:.3g}",
+                           marker={"color": COLORS[kind], "line": {"width": 0}}, opacity=0.55))
+        shapes.append({"type": "line", "x0": mean, "x1": mean, "y0": 0, "y1": 1, "yref": "paper",
+                       "line": {"color": COLORS[kind], "width": 3}})
+    layout = base_layout(f"{look.site}, {_which(look)}: {title}", uirevision=f"micro:{title}", barmode="overlay",
+                         bargap=0, shapes=shapes, height=420, xaxis={"title": {"text": "activation value"}},
+                         yaxis={"title": {"text": "density"}})
+    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
+    return go.Figure(data, layout)
+
+
+def eps_figure(look: Look) -> go.Figure:
+    """Per channel: batch variance (log x) against the std that normalization leaves, with eps marked.
+
+    A channel with variance far above eps comes out with std |gamma| (1 at init); one near or below eps
+    is squashed towards 0 by sqrt(var / (var + eps)) instead of being scaled up."""
+    var = np.maximum(look.channel_var, 1e-30)  # a dead channel (var 0) still gets a place on the log axis
+    grid = np.logspace(np.log10(var.min()) - 1, np.log10(max(var.max(), look.eps, 1e-30)) + 1, 200)
+    data = [go.Scatter(x=grid, y=squash(grid, look.eps), mode="lines", name="sqrt(var / (var + eps))",
+                       line={"color": REFERENCE_COLOR, "dash": "dot"}),
+            go.Scatter(x=var, y=look.channel_post_std, mode="markers", name="measured std of post, per channel",
+                       marker={"color": POST_COLOR, "size": 9}, text=[f"channel {c}" for c in range(len(var))],
+                       hovertemplate="%{text}<br>batch var %{x:.3g}<br>post std %{y:.3g}<extra></extra>")]
+    marked = {look.smallest_var_channel: "smallest variance"}
+    if look.channel is not None:
+        marked[look.channel] = "shown channel"
+    for c, label in marked.items():
+        data.append(go.Scatter(x=[var[c]], y=[look.channel_post_std[c]], mode="markers", name=f"{label}: {c}",
+                               marker={"size": 16, "symbol": "circle-open", "line": {"width": 3},
+                                       "color": PRE_COLOR}))
+    if look.eps > 0:  # a trace, not a shape: plain data coordinates on the log axis
+        data.append(go.Scatter(x=[look.eps, look.eps], y=[0, 1.05], mode="lines", name=f"eps = {look.eps:g}",
+                               line={"color": REFERENCE_COLOR, "width": 2}))
+    layout = base_layout(f"{look.site}: where eps bites (each dot is a channel)", uirevision="micro:eps",
+                         height=420, xaxis={"type": "log", "title": {"text": "batch variance of pre (log)"}},
+                         yaxis={"title": {"text": "std of post"}, "rangemode": "tozero"})
+    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
+    return go.Figure(data, layout)
+
+
+def means_figure(look: Look) -> go.Figure:
+    """Per channel: the batch mean train mode subtracts against the running mean eval mode subtracts."""
+    channels = np.arange(len(look.batch_mean))
+    data = [go.Scatter(x=channels, y=look.batch_mean, mode="markers", name="batch mean (train mode)",
+                       marker={"color": POST_COLOR, "size": 8})]
+    if look.running_mean is not None:
+        data.append(go.Scatter(x=channels, y=look.running_mean, mode="markers", name="running mean (eval mode)",
+                               marker={"color": RUNNING_COLOR, "size": 10, "symbol": "diamond-open"}))
+    layout = base_layout(f"{look.site}: the mean each mode subtracts", uirevision="micro:means", height=420,
+                         xaxis={"title": {"text": "channel"}}, yaxis={"title": {"text": "mean of pre"}})
+    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
+    return go.Figure(data, layout)

@@ -1,0 +1,146 @@
+"""The lab's seven views: their controls (view, site, channel, step) and the charts laid out with captions."""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from bnviz import plots
+from bnviz.config import NORM_WIDTHS, RunConfig
+from bnviz.live import ACTIVE, LiveRun, LiveSession
+from bnviz.record import KINDS, RunRecord
+from bnviz.ui.share import VIEW_NUMBERS, ViewState, site_names
+
+TITLES = {1: "Pre vs post histograms", 2: "Distribution over time", 3: "Histograms over steps",
+          4: "Gradient norms", 5: "Loss and accuracy", 6: "Running vs batch statistics", 7: "Cost per step"}
+CHARTS = {1: ("histograms",), 2: ("percentiles",), 3: ("heatmap",), 4: ("grad_norm", "update_ratio"),
+          5: ("training",), 6: ("running_stats",), 7: ("cost",)}
+PER_SITE = (1, 2, 3, 6)
+KEY = "view."
+PLOTLY_CONFIG = {"displaylogo": False}  # the rest of plotly's modebar stays, PNG export included
+CHART_PERIOD_S = 0.9  # new data reaches the charts about once a second (with the app's 0.5 s refresh)
+
+
+def set_widgets(view: ViewState):
+    st.session_state[KEY + "views"] = list(view.views)
+    st.session_state[KEY + "site"] = view.site
+    st.session_state[KEY + "channel"] = "all" if view.channel is None else view.channel
+
+
+def controls(lab: LiveSession, cfg: RunConfig, record: RunRecord | None, scrub: bool) -> ViewState:
+    """Views, site and channel pickers, and the step scrubber when the run is not moving; the view they give."""
+    view: ViewState = lab.view or ViewState()
+    if KEY + "views" not in st.session_state:  # first run, or back from another page
+        set_widgets(view)
+    sites, channels = site_names(cfg.model), min(NORM_WIDTHS[cfg.model])
+    for key, options in (("site", ["all", *sites]), ("channel", ["all", *range(channels)])):
+        if st.session_state.get(KEY + key) not in options:  # the model changed under the choice
+            st.session_state[KEY + key] = "all"
+    views = st.pills("Views", VIEW_NUMBERS, selection_mode="multi", key=KEY + "views",
+                     format_func=lambda n: f"{n}. {TITLES[n]}")
+    left, middle, right = st.columns([1, 1, 2])
+    site = left.selectbox("Norm site", ["all", *sites], key=KEY + "site",
+                          help="The norm layer to look at (views 1, 2, 3 and 6); all: side by side.")
+    channel = middle.selectbox("Channel", ["all", *range(channels)], key=KEY + "channel",
+                               help="View 1: all channels pooled, or one channel.")
+    step = view.step
+    if scrub and record is not None and len(record.snapshots) > 1:
+        step = _scrubber(right, record, step)
+    elif record is not None:
+        right.caption("Showing the latest step while training; pause to scrub through the steps.")
+    view = ViewState(tuple(sorted(views)), site, step, None if channel == "all" else int(channel))
+    lab.view = view
+    return view
+
+
+def _scrubber(where, record: RunRecord, step: int | None) -> int | None:
+    """A slider over the recorded steps, starting at `step`; the last step means "latest" (None)."""
+    steps = [int(s) for s in record.snapshots["step"]]
+    if st.session_state.get(KEY + "step") not in steps:
+        st.session_state[KEY + "step"] = steps[-1] if step is None else min(steps, key=lambda s: abs(s - step))
+    chosen = where.select_slider("Step", steps, key=KEY + "step", help="The recorded step shown in views 1 and 6.")
+    return None if chosen == steps[-1] else chosen
+
+
+def snapshot_index(record: RunRecord, step: int | None) -> int:
+    if step is None or not len(record.snapshots):
+        return -1
+    steps = record.snapshots["step"]
+    return int(abs(steps - step).argmin())
+
+
+def shown_record(lab: LiveSession, run: LiveRun | None) -> RunRecord | None:
+    """The run's record as the charts show it: a newer one at most every CHART_PERIOD_S while it trains.
+
+    A browser redraws every chart whose data changed, which costs far more CPU than the server's side
+    (measured in headless Chromium: ~0.25 core per chart redrawn 1.4 times a second, next to nothing for
+    an unchanged one); on a small machine that CPU is the training's. The first data and the final
+    state are shown at once.
+    """
+    if run is None:
+        lab.cache = {}
+        return None
+    latest, cache = run.view(), lab.cache  # view() also asks the trainer for a fresher copy
+    due = time.monotonic() - cache.get("at", -1e9) >= CHART_PERIOD_S or run.state not in ACTIVE
+    if cache.get("run") is not run or cache.get("record") is None or (latest is not cache["record"] and due):
+        lab.cache = {"run": run, "record": latest, "at": time.monotonic()}
+    return lab.cache["record"]
+
+
+def charts(lab: LiveSession, view: ViewState, record: RunRecord | None, latest: bool):
+    """The selected views, each with its caption; labelled empty charts before the first run. With
+    `latest` (while training) views 1 and 6 show the newest step whatever step the view names.
+    Figures are kept in lab.cache with the record they show, so a refresh without new data rebuilds none."""
+    if not view.views:
+        st.info("Pick one or more views above.")
+        return
+    for number in view.views:
+        st.subheader(f"{number}. {TITLES[number]}")
+        if record is None:
+            _placeholders(number)
+        elif number in PER_SITE:
+            _per_site(lab, number, view, record, -1 if latest else snapshot_index(record, view.step))
+        else:
+            cols = st.columns(len(CHARTS[number]))
+            for col, name in zip(cols, CHARTS[number]):
+                with col:
+                    _chart(lab, (name,), lambda n=name: getattr(plots, f"{n}_figure")(record))
+        for name in CHARTS[number]:
+            st.caption(plots.CAPTIONS[name])
+
+
+def _placeholders(number: int):
+    figures = plots.placeholder_figures("Press Train: this chart fills in live.")
+    cols = st.columns(len(CHARTS[number]))
+    for col, name in zip(cols, CHARTS[number]):
+        col.plotly_chart(figures[name], key=f"chart.empty.{name}", config=PLOTLY_CONFIG)
+
+
+def _per_site(lab: LiveSession, number: int, view: ViewState, record: RunRecord, index: int):
+    sites = list(record.sites) if view.site == "all" else [view.site]
+    if number == 3:  # pre and post heatmaps of each site, one row per site
+        for site in sites:
+            for col, kind in zip(st.columns(len(KINDS)), KINDS):
+                with col:
+                    _chart(lab, ("heatmap", site, kind),
+                           lambda s=site, k=kind: plots.histogram_heatmap_figure(record, s, k))
+        return
+    for col, site in zip(st.columns(len(sites)), sites):
+        with col:
+            if number == 1:
+                _chart(lab, ("histograms", site, view.channel, index),
+                       lambda s=site: plots.histogram_figure(record, s, index, view.channel))
+            elif number == 2:
+                _chart(lab, ("percentiles", site), lambda s=site: plots.percentile_bands_figure(record, s))
+            else:
+                _chart(lab, ("running_stats", site, index),
+                       lambda s=site: plots.running_stats_figure(record, s, index))
+
+
+def _chart(lab: LiveSession, key: tuple, make):
+    """Draw a chart, building its figure only when the data or the choice changed since the last refresh."""
+    figure = lab.cache.get(key)
+    if figure is None:
+        figure = lab.cache[key] = make()
+    st.plotly_chart(figure, key="chart." + ".".join(map(str, key)), config=PLOTLY_CONFIG)
