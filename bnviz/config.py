@@ -84,11 +84,6 @@ class RunConfig:
         """Every field as a string; `from_params` gives back an equal config."""
         return {name: spec.format(getattr(self, name)) for name, spec in FIELDS.items()}
 
-    def diff_params(self) -> dict[str, str]:
-        """Only the fields that differ from the defaults (short share links)."""
-        default = RunConfig().to_params()
-        return {k: v for k, v in self.to_params().items() if default[k] != v}
-
     @classmethod
     def from_params(cls, params: dict[str, str]) -> "RunConfig":
         """Strict parse: unknown keys or bad values raise ConfigError."""

@@ -90,14 +90,6 @@ class Series:
         with self._lock:
             self._len = (self._len + 1) // 2
 
-    def truncate(self, length: int):
-        for name in self.names():
-            column = self[name]
-            with self._lock:
-                self._stacked[name] = column[:length].copy()
-        with self._lock:
-            self._len = min(self._len, length)
-
     def columns(self) -> dict[str, np.ndarray]:
         return {name: self[name] for name in self.names()}
 

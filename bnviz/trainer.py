@@ -60,6 +60,7 @@ class Trainer:
         self.optimizer = make_optimizer(cfg, self.model.parameters())
         self.loss_fn = nn.CrossEntropyLoss()
         self.weights = weight_layers(self.model)
+        self._weight_list = list(self.weights.values())
         self.recorder = Recorder(self.model, cfg.activation, cfg.hist_bins)
         sites = blocks(self.model)
         self.record = RunRecord(cfg, {site: block.width for site, block in sites.items()}, list(self.weights),
@@ -120,7 +121,7 @@ class Trainer:
         loss = self.loss_fn(logits, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        weights = list(self.weights.values())
+        weights = self._weight_list
         grad_norm = torch.stack(torch._foreach_norm([w.grad for w in weights]))
         before = [w.detach().clone() for w in weights] if snapshot else None
         self.optimizer.step()

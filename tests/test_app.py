@@ -24,14 +24,6 @@ MICROSCOPE = "pages/1_Microscope.py"
 TINY = {"model": "mlp", "steps": "30", "batch_size": "16", "record_every": "5", "eval_every": "10"}
 
 
-@pytest.fixture(autouse=True)
-def no_flush_to_zero_leak():
-    """Trainer() turns flush-to-zero on for the thread that builds it (here the test's): switch it off
-    again so later tests (hypothesis checks for it) see ordinary floats."""
-    yield
-    torch.set_flush_denormal(False)
-
-
 @pytest.fixture(autouse=True, scope="module")
 def one_thread_limiter():
     """A fresh shared limiter with one torch thread, so a busy CI machine cannot stall a training team."""

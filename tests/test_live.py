@@ -19,14 +19,6 @@ TINY = RunConfig(model="mlp", steps=40, batch_size=16, record_every=5, eval_ever
 LONG = TINY.replace(steps=1_000_000)
 
 
-@pytest.fixture(autouse=True)
-def no_flush_to_zero_leak():
-    """Trainer() turns flush-to-zero on for the thread that builds it (here the test's): switch it off
-    again so later tests (hypothesis checks for it) see ordinary floats."""
-    yield
-    torch.set_flush_denormal(False)
-
-
 def wait_until(condition, timeout=60.0):
     end = time.monotonic() + timeout
     while not condition():

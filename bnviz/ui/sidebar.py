@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from bnviz.batchnorm import keras_momentum
 from bnviz.config import FIELDS, ConfigError, RunConfig
 
 KEY = "cfg."  # widget key of a knob: KEY + field name
@@ -108,7 +109,7 @@ def draw() -> tuple[RunConfig | None, str | None]:
                                    disabled=cumulative, help=FIELDS["momentum"].help)
         st.caption("running = (1 - m) * running + m * batch. " + (
             "Cumulative average: every batch weighs the same." if cumulative else
-            f"Keras convention: momentum = 1 - m = **{1 - momentum:g}**"))
+            f"Keras convention: momentum = 1 - m = **{keras_momentum(momentum):g}**"))
         st.checkbox(LABELS["affine"], key=KEY + "affine", help=FIELDS["affine"].help)
         st.number_input(LABELS["groups"], int(FIELDS["groups"].low), int(FIELDS["groups"].high), step=1,
                         key=KEY + "groups", disabled=st.session_state.get(KEY + "norm") != "group",
