@@ -89,8 +89,8 @@ def projected_rows(cfg: RunConfig, steps: int) -> dict:
     for step in range(steps):
         if step % record.snapshot_every == 0:
             record.add_snapshot(step=step)
-    # Every eval_every steps while running, and once at the end.
-    return {"steps": steps, "snapshots": len(record.snapshots), "evals": (steps - 1) // cfg.eval_every + 1}
+    # Every eval_interval steps while running, and once at the end.
+    return {"steps": steps, "snapshots": len(record.snapshots), "evals": (steps - 1) // cfg.eval_interval + 1}
 
 
 def deflated_bytes(series) -> int:

@@ -38,24 +38,34 @@ def _ratio(row: dict, key: str) -> str:
     return f"{row[key]:.2f}{mark}"
 
 
+def _evaluation(cell: dict | None) -> str:
+    if not cell or "eval_seconds" not in cell:
+        return "-"
+    return f"{cell['eval_seconds']:.2f} s / {cell['eval_interval']} steps"
+
+
 def _throughput(section: dict, settings: dict) -> list[str]:
     lines = ["## Throughput (samples/s, median over repeats, min-max in brackets)", "",
              f"{settings['repeats']} repeats; each measurement in a fresh process ({settings['fresh_process']}), "
              f"contenders and configs interleaved; {settings['warmup']} warm-up steps, then "
              + ", ".join(f"{s} timed steps at batch {b}" for b, s in settings["steps"].items()) + ".", "",
-             "| batch | BN | " + " | ".join(NAMES.values()) + " | b/a | b/c | b/a, training only |",
-             "|---:|:--|" + "---:|" * (len(NAMES) + 3)]
+             "| batch | BN | " + " | ".join(NAMES.values())
+             + " | b/a | b/c | b/a, training only | b/a, evaluations spread | one evaluation |",
+             "|---:|:--|" + "---:|" * (len(NAMES) + 5)]
     for row in section["summary"]:
         cells = [str(row["batch_size"]), "yes" if row["norm"] == "batch" else "no"]
         cells += [_rate(row.get(name)) for name in NAMES]
         cells += [_ratio(row, "b_over_a"), _ratio(row, "b_over_c"),
-                  f"{row['b_train_only_over_a']:.2f}" if "b_train_only_over_a" in row else "-"]
+                  f"{row['b_train_only_over_a']:.2f}" if "b_train_only_over_a" in row else "-",
+                  _ratio(row, "b_amortized_over_a"),
+                  _evaluation(row.get("bnviz"))]
         lines.append("| " + " | ".join(cells) + " |")
     errors = [r for r in section["runs"] if "error" in r]
     lines += ["", "b is the wall time of `trainer.step(k)` with RunConfig defaults (histograms every 10th step, "
-              "test-set evaluation every 250th step when it falls in the window); 'training only' leaves the "
-              "evaluations out (the trainer's own ms_per_step). c runs `model.fit` (verbose=0) on the same "
-              "batches in the same order."]
+              "test-set evaluation every 8,000 training images when it falls in the window); 'training only' "
+              "leaves the evaluations out (the trainer's own ms_per_step); 'evaluations spread' adds one "
+              "evaluation's time (measured after the window) once per evaluation interval: the steady-state "
+              "rate. c runs `model.fit` (verbose=0) on the same batches in the same order."]
     if errors:
         lines += ["", f"{len(errors)} measurement(s) failed: see results.json."]
     return lines

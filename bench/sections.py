@@ -68,12 +68,18 @@ def summarize(runs: list[dict], configs) -> list[dict]:
                 if name == "bnviz":
                     row[name]["median_train_only"] = statistics.median(
                         r["steps"] * r["batch_size"] / r["train_only_seconds"] for r in ok)
+                    row[name]["median_amortized"] = statistics.median(
+                        r["steps"] * r["batch_size"] / r["amortized_seconds"] for r in ok)
                     row[name]["evals_in_window"] = ok[0]["evals_in_window"]
+                    row[name]["eval_seconds"] = statistics.median(r["eval_seconds"] for r in ok)
+                    row[name]["eval_interval"] = ok[0]["eval_interval"]
         a, b, c = (row.get(name, {}).get("median") for name in ("bare", "bnviz", "keras"))
         if a and b:
             row["b_over_a"] = b / a
             row["b_over_a_target"] = TARGET_B_OVER_A.get(batch_size, 0.95)
             row["b_train_only_over_a"] = row["bnviz"]["median_train_only"] / a
+            row["b_amortized_over_a"] = row["bnviz"]["median_amortized"] / a
+            row["b_amortized_over_a_target"] = row["b_over_a_target"]
         if b and c:
             row["b_over_c"] = b / c
             if batch_size == 32 and norm == "batch":

@@ -50,7 +50,7 @@ def add_config_flags(parser: argparse.ArgumentParser):
                                help=f"same as {flag(name)} false")
         else:
             metavar = "{" + ",".join(spec.choices) + "}" if spec.choices else spec.kind.__name__.upper()
-            metavar += "|none" if spec.optional else ""
+            metavar += f"|{spec.none_word}" if spec.optional else ""
             group.add_argument(flag(name), dest=name, metavar=metavar, help=text)
 
 

@@ -93,3 +93,19 @@ def test_momentum_none_means_cumulative_average_and_round_trips():
     cfg = RunConfig(momentum=None)
     assert cfg.to_params()["momentum"] == "none"
     assert RunConfig.from_params(cfg.to_params()).momentum is None
+
+
+@pytest.mark.parametrize("batch_size, interval", [(32, 250), (8, 1000), (1, 8000), (128, 62), (1024, 8)])
+def test_auto_evaluation_cadence_follows_training_images(batch_size, interval):
+    cfg = RunConfig(batch_size=batch_size)
+    assert cfg.eval_every is None and cfg.eval_interval == interval
+    assert abs(interval * batch_size - 8000) <= batch_size / 2  # the nearest step count to 8,000 images
+    assert RunConfig(batch_size=batch_size, eval_every=7).eval_interval == 7  # an explicit value wins
+
+
+def test_auto_evaluation_is_written_auto_and_round_trips():
+    assert RunConfig().to_params()["eval_every"] == "auto"
+    assert RunConfig.from_params({"eval_every": "auto"}).eval_every is None
+    assert RunConfig.from_params({"eval_every": "100"}).eval_every == 100
+    with pytest.raises(ConfigError, match="eval_every.*or auto"):
+        RunConfig.from_params({"eval_every": "0"})

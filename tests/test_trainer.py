@@ -49,6 +49,11 @@ def test_record_layout_and_cadence():
     assert (record.snapshots["update_ratio"] > 0).all()
 
 
+def test_automatic_evaluation_every_8000_training_images_and_at_the_end():
+    record = Trainer(RunConfig(model="mlp", batch_size=800, steps=25, record_every=100)).step(25)
+    np.testing.assert_array_equal(record.evals["step"], [10, 20, 25])  # 10 steps of 800 images, then the end
+
+
 def test_grad_norm_and_loss_match_a_hand_written_step():
     cfg = RunConfig(batch_size=8, steps=1, record_every=1, optimizer="sgd", lr=0.1)
     trainer = Trainer(cfg)
@@ -114,7 +119,7 @@ def test_train_mode_and_eval_mode_accuracy_are_measured_on_the_same_batches():
     trainer = Trainer(RunConfig(batch_size=4, steps=20, eval_every=1000, record_every=100))
     trainer.step(20)
     model = copy.deepcopy(trainer.model)
-    trainer._evaluate()
+    trainer.evaluate()
     x, y = trainer.x_test[:256], trainer.y_test[:256]
     with torch.no_grad():
         eval_acc = (model.eval()(x).argmax(1) == y).float().mean().item()
@@ -129,7 +134,7 @@ def test_evaluation_does_not_move_running_stats():
     trainer = Trainer(RunConfig(batch_size=16, steps=6, eval_every=1000, record_every=100))
     trainer.step(5)
     before = {n: b.clone() for n, b in trainer.model.named_buffers()}
-    trainer._evaluate()
+    trainer.evaluate()
     for name, buffer in trainer.model.named_buffers():
         torch.testing.assert_close(buffer, before[name])
 
