@@ -32,7 +32,7 @@ run = lab.run
 training = session.is_training(lab)
 record = run.view() if run is not None else None
 shown_cfg = run.cfg if run is not None else lab.config
-view = views.controls(lab, shown_cfg, record, scrub=not training)
+view = views.controls(lab, shown_cfg, record)
 share.write_url(lab.config, view)
 
 
@@ -42,7 +42,7 @@ def live():
     session.heartbeat(lab)
     current = lab.run
     controls.progress(current, limiter)
-    views.charts(lab, lab.view, views.shown_record(lab, current), latest=session.is_training(lab))
+    views.charts(lab, lab.view, views.shown_record(lab, current))
     if training and not session.is_training(lab):
         st.rerun()  # the run paused or ended: redraw the page once, without the timer
 

@@ -18,6 +18,7 @@ from bnviz.live import ACTIVE
 from bnviz.record import RunRecord
 from bnviz.trainer import Trainer, available_devices
 from bnviz.ui import export, session
+from bnviz.ui.views import CHART_PERIOD_S
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 MICROSCOPE = "pages/1_Microscope.py"
@@ -69,6 +70,14 @@ def train_until(at: AppTest, states=("finished",), timeout=60.0) -> AppTest:
         time.sleep(0.1)
         at.run()
     return at.run()
+
+
+def wait_for_step(at: AppTest, step: int, timeout=60.0):
+    """Wait until the running record holds a snapshot at or past `step`."""
+    end = time.monotonic() + timeout
+    while (record := lab(at).run.view()) is None or record.snapshots["step"][-1] < step:
+        assert time.monotonic() < end, f"no snapshot at step {step}"
+        time.sleep(0.05)
 
 
 def stop(at: AppTest):
@@ -150,9 +159,29 @@ def test_train_draws_every_view_from_the_run():
     assert len(at.download_button) == 2
     assert at.button(key="run.train").label == "Train again"
     # The step scrubber: an earlier step in the charts and in the URL.
-    assert at.select_slider(key="view.step").value == 25  # the last snapshot of 30 steps, every 5
-    at.select_slider(key="view.step").set_value(10).run()
+    assert at.slider(key="view.step.30").value == 30 and at.query_params["step"] == "latest"
+    at.slider(key="view.step.30").set_value(10).run()
     assert any("block1.norm at step 10" in t for t in chart_titles(at)) and at.query_params["step"] == "10"
+    assert_sane(at)
+
+
+def test_the_step_scrubber_holds_a_step_while_the_run_trains_on():
+    at = open_app({**TINY, "steps": "100000"})
+    at.button(key="run.train").click().run()
+    run = lab(at).run
+    wait_for_step(at, 10)
+    at.slider(key="view.step.100000").set_value(5).run()
+    wait_for_step(at, 30)
+    time.sleep(CHART_PERIOD_S)  # the charts take a newer record at most this often
+    at.run()
+    assert run.state in ACTIVE and at.query_params["step"] == "5"
+    assert any("block1.norm at step 5" in t for t in chart_titles(at))  # held, though step 30 is recorded
+    time.sleep(CHART_PERIOD_S)
+    at.slider(key="view.step.100000").set_value(100000).run()  # the right end: follow the latest again
+    latest = int(lab(at).cache["record"].snapshots["step"][-1])  # the newest step of the record shown
+    assert at.query_params["step"] == "latest" and latest >= 30
+    assert any(f"block1.norm at step {latest}:" in t for t in chart_titles(at))
+    stop(at)
     assert_sane(at)
 
 
@@ -184,7 +213,7 @@ def test_autorun_starts_training_and_presets_set_a_whole_config():
     at.button(key="preset.2").click().run()  # "No normalization"
     assert lab(at).config == RunConfig(norm="none", placement="none")
     at.button(key="preset.3").click().run()  # "Tiny batch (2)"
-    assert lab(at).config == RunConfig(batch_size=2)
+    assert lab(at).config == RunConfig(batch_size=2, eval_every=250)
     assert_sane(at)
 
 
@@ -224,7 +253,7 @@ def test_microscope_opens_on_its_own_with_a_fresh_model():
 
 
 def test_downloads_hold_the_record_and_its_metrics():
-    cfg = RunConfig(**{k: type(getattr(RunConfig(), k))(v) for k, v in TINY.items()})
+    cfg = RunConfig.from_params(TINY)
     record = Trainer(cfg).step(cfg.steps)
     loaded = RunRecord.load(io.BytesIO(export.record_npz(record)))
     assert loaded.config == record.config

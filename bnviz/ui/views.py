@@ -28,8 +28,8 @@ def set_widgets(view: ViewState):
     st.session_state[KEY + "channel"] = "all" if view.channel is None else view.channel
 
 
-def controls(lab: LiveSession, cfg: RunConfig, record: RunRecord | None, scrub: bool) -> ViewState:
-    """Views, site and channel pickers, and the step scrubber when the run is not moving; the view they give."""
+def controls(lab: LiveSession, cfg: RunConfig, record: RunRecord | None) -> ViewState:
+    """Views, site and channel pickers, and the step scrubber once there is a record; the view they give."""
     view: ViewState = lab.view or ViewState()
     if KEY + "views" not in st.session_state:  # first run, or back from another page
         set_widgets(view)
@@ -44,23 +44,25 @@ def controls(lab: LiveSession, cfg: RunConfig, record: RunRecord | None, scrub: 
                           help="The norm layer to look at (views 1, 2, 3 and 6); all: side by side.")
     channel = middle.selectbox("Channel", ["all", *range(channels)], key=KEY + "channel",
                                help="View 1: all channels pooled, or one channel.")
-    step = view.step
-    if scrub and record is not None and len(record.snapshots) > 1:
-        step = _scrubber(right, record, step)
-    elif record is not None:
-        right.caption("Showing the latest step while training; pause to scrub through the steps.")
+    step = _scrubber(right, cfg, view.step) if record is not None else view.step
     view = ViewState(tuple(sorted(views)), site, step, None if channel == "all" else int(channel))
     lab.view = view
     return view
 
 
-def _scrubber(where, record: RunRecord, step: int | None) -> int | None:
-    """A slider over the recorded steps, starting at `step`; the last step means "latest" (None)."""
-    steps = [int(s) for s in record.snapshots["step"]]
-    if st.session_state.get(KEY + "step") not in steps:
-        st.session_state[KEY + "step"] = steps[-1] if step is None else min(steps, key=lambda s: abs(s - step))
-    chosen = where.select_slider("Step", steps, key=KEY + "step", help="The recorded step shown in views 1 and 6.")
-    return None if chosen == steps[-1] else chosen
+def _scrubber(where, cfg: RunConfig, step: int | None) -> int | None:
+    """A slider over the run's steps, starting at `step`; its right end means "the latest" (None).
+
+    Its range is the run's length, known before the first step, so it works while the run trains: a
+    chosen step stays in views 1 and 6 as training goes on (the nearest recorded step is shown).
+    """
+    key = f"{KEY}step.{cfg.steps}"  # a run of another length gets a fresh slider, placed from `step`
+    if key not in st.session_state:
+        st.session_state[key] = cfg.steps if step is None else min(step, cfg.steps)
+    chosen = where.slider("Step", 0, cfg.steps, step=cfg.record_every, key=key,
+                          help="The step shown in views 1 and 6 (the nearest recorded one). At the right end "
+                               "the views follow the latest step while the run trains.")
+    return None if chosen >= cfg.steps else chosen
 
 
 def snapshot_index(record: RunRecord, step: int | None) -> int:
@@ -88,9 +90,8 @@ def shown_record(lab: LiveSession, run: LiveRun | None) -> RunRecord | None:
     return lab.cache["record"]
 
 
-def charts(lab: LiveSession, view: ViewState, record: RunRecord | None, latest: bool):
-    """The selected views, each with its caption; labelled empty charts before the first run. With
-    `latest` (while training) views 1 and 6 show the newest step whatever step the view names.
+def charts(lab: LiveSession, view: ViewState, record: RunRecord | None):
+    """The selected views, each with its caption; labelled empty charts before the first run.
     Figures are kept in lab.cache with the record they show, so a refresh without new data rebuilds none."""
     if not view.views:
         st.info("Pick one or more views above.")
@@ -100,7 +101,7 @@ def charts(lab: LiveSession, view: ViewState, record: RunRecord | None, latest: 
         if record is None:
             _placeholders(number)
         elif number in PER_SITE:
-            _per_site(lab, number, view, record, -1 if latest else snapshot_index(record, view.step))
+            _per_site(lab, number, view, record, snapshot_index(record, view.step))
         else:
             cols = st.columns(len(CHARTS[number]))
             for col, name in zip(cols, CHARTS[number]):
