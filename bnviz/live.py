@@ -23,6 +23,7 @@ from bnviz.record import TABLES, RunRecord, Series
 HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
 MAX_CHUNK = 500
+TRAINING_NICE = 10  # added to a training thread's nice value: the server (and a browser beside it) go first
 ACTIVE = ("queued", "starting", "running")
 ENDED = ("finished", "stopped", "diverged", "failed")
 
@@ -220,6 +221,7 @@ class LiveRun:
             if not self._wait_for_slot():
                 return
             torch.set_num_threads(self.limiter.threads)  # this thread only; others keep theirs
+            yield_cpu_to_the_server()
             if self.trainer is None:
                 self.state = "starting"
                 self.trainer = self._build_trainer()
@@ -293,6 +295,20 @@ class LiveRun:
         self._view = freeze(self.trainer.record)
         self._view_wanted = False
         self._first_view.set()
+
+
+def yield_cpu_to_the_server():
+    """Lower the calling thread's CPU priority (Linux keeps a nice value per thread, and the threads it
+    starts inherit it). Training then takes the CPU the server and the charts leave, instead of making
+    them wait: on a 2-core machine with the browser beside it, that is the time to the next chart."""
+    if not hasattr(os, "setpriority"):  # not on Windows
+        return
+    thread = threading.get_native_id()
+    try:
+        nice = os.getpriority(os.PRIO_PROCESS, thread)
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + TRAINING_NICE))
+    except OSError:  # a sandbox may forbid it; training still works
+        pass
 
 
 @dataclass

@@ -3,6 +3,8 @@ the heartbeat, the shared limiter and the thread cap behave as a hosted demo nee
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from types import SimpleNamespace
 
@@ -11,7 +13,7 @@ import pytest
 import torch
 
 from bnviz.config import RunConfig
-from bnviz.live import ACTIVE, Limiter, LiveRun, LiveSession, default_limits
+from bnviz.live import ACTIVE, TRAINING_NICE, Limiter, LiveRun, LiveSession, default_limits
 from bnviz.record import TABLES
 from bnviz.trainer import Trainer
 
@@ -136,8 +138,8 @@ def test_default_limits(monkeypatch):
         default_limits(16)
 
 
-def test_training_thread_uses_the_limiters_thread_count():
-    seen = []
+def test_training_thread_uses_the_limiters_thread_count_at_a_lower_priority():
+    seen, nice = [], []
 
     class Probe:
         """Just enough of a Trainer to see the thread's torch settings."""
@@ -147,14 +149,19 @@ def test_training_thread_uses_the_limiters_thread_count():
 
         def step(self, n):
             seen.append(torch.get_num_threads())
+            nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
             self.done, self.record.status = True, "finished"
 
     main_threads = torch.get_num_threads()
+    main_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     run = LiveRun(TINY, Limiter(1, threads=1), make_trainer=Probe)
     run._publish = lambda: None  # the probe has no record to freeze
     run.start()
     wait_until(lambda: not run.alive)
     assert seen == [1] and torch.get_num_threads() == main_threads
+    # The server's threads draw first: training's nice value is higher (Linux: per thread), theirs unchanged.
+    assert nice == [min(19, main_nice + TRAINING_NICE)]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice
 
 
 def test_views_are_consistent_while_training(limiter):

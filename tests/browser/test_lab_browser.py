@@ -29,10 +29,33 @@ def grad_norm_drawn(page) -> bool:
     return chart(page, "Gradient norm per layer").locator(".scatterlayer .trace").count() > 0
 
 
-def grad_norm_line(page) -> str:
-    """The SVG path of the gradient-norm chart's first line ("" before it is drawn)."""
-    path = chart(page, "Gradient norm per layer").locator(".scatterlayer .trace path.js-line").first
-    return (path.get_attribute("d") or "") if path.count() else ""
+# The page's own clock: when the Train button is clicked, when the DOM first holds the histograms and the
+# gradient-norm lines, and each time that line changes. A Playwright poll waits behind the renderer's work
+# (up to a second while plotly draws), so it would time the test harness as much as the page.
+WATCH_CHARTS = """() => {
+  const watch = window.bnvizWatch = {click: null, first: null, changes: []};
+  const gradChart = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].find(chart =>
+    (chart.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
+  const gradDrawn = () => !!gradChart()?.querySelector('.scatterlayer .trace');
+  const gradLine = () => gradChart()?.querySelector('.scatterlayer .trace path.js-line')?.getAttribute('d');
+  const histogram = () => [...document.querySelectorAll('.gtitle')]
+    .some(title => /block1\\.norm at step/.test(title.textContent));
+  let line = null;
+  new MutationObserver(() => {
+    if (watch.click === null) return;
+    if (watch.first === null && gradDrawn() && histogram()) watch.first = performance.now();
+    const d = gradLine();
+    if (d && d !== line) {
+      if (line !== null) watch.changes.push(performance.now());
+      line = d;
+    }
+  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['d']});
+}"""
+TIME_CLICK = "button => button.addEventListener('click', () => { window.bnvizWatch.click = performance.now(); })"
+
+
+def watched(page) -> dict:
+    return page.evaluate("window.bnvizWatch")
 
 
 def address(page) -> str:
@@ -67,31 +90,30 @@ def test_lab_trains_live_and_a_shared_link_restores_it(server, new_page, shots):
     choose(page, "Placement", "before")
     wait_for(lambda: "placement=before" in address(page), 15, "the URL follows the placement")
 
+    page.evaluate(WATCH_CHARTS)
+    train = page.get_by_role("button", name="Train", exact=True)
+    train.evaluate(TIME_CLICK)
     clicked = time.monotonic()
-    page.get_by_role("button", name="Train", exact=True).click()
+    train.click()
     wait_for(lambda: histogram_step(page) is not None and grad_norm_drawn(page), FIRST_CHART_S,
              "histograms and gradient norms after Train")
-    first_chart_s = time.monotonic() - clicked
+    polled_first_chart_s = time.monotonic() - clicked
     page.screenshot(path=shots / "2-first-charts.png", full_page=True)
 
-    # Live: the charts keep taking new data (about once a second; the gaps are saved, not asserted,
-    # as speed belongs to the benchmark). The deadline only stops a hung page from hanging the test.
-    changes, started = [], time.monotonic()
-    step0, line = histogram_step(page), grad_norm_line(page)
-    while len(changes) < 4 and time.monotonic() - started < 30.0:
-        if grad_norm_line(page) != line:
-            changes.append(time.monotonic())
-            line = grad_norm_line(page)
-        time.sleep(0.05)
-    gaps = [b - a for a, b in zip(changes, changes[1:])]
+    # Live: the charts keep taking new data (about once a second; the times are saved, not asserted, as
+    # speed belongs to the benchmark). The deadline only stops a hung page from hanging the test.
+    step0 = histogram_step(page)
+    wait_for(lambda: len(watched(page)["changes"]) >= 8, 40, "the gradient-norm chart changing while training")
     wait_for(lambda: histogram_step(page) > step0, 20, "the histograms move on to a later step")
     steps_per_s = re.search(r"([\d.,]+) steps/s", page.locator('[data-testid="stProgress"]').first.inner_text())
     page.screenshot(path=shots / "3-training.png", full_page=True)
+    watch = watched(page)
+    changes = watch["changes"]
     (shots / "timings.json").write_text(json.dumps({
-        "train_click_to_first_histogram_s": round(first_chart_s, 2),
-        "chart_refresh_gaps_s": [round(g, 2) for g in gaps],
+        "train_click_to_first_histogram_s": round((watch["first"] - watch["click"]) / 1000, 2),
+        "train_click_to_first_histogram_polled_s": round(polled_first_chart_s, 2),
+        "chart_refresh_gaps_s": [round((b - a) / 1000, 2) for a, b in zip(changes, changes[1:])],
         "steps_per_s_in_app": steps_per_s.group(1) if steps_per_s else None}, indent=2))
-    assert len(changes) >= 4, f"the gradient-norm chart changed only {len(changes)} times while training"
 
     # The share link opens the same settings in a fresh browser (a new session).
     page.get_by_role("button", name="Copy link", exact=True).click()
