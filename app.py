@@ -42,7 +42,8 @@ def live():
     session.heartbeat(lab)
     current = lab.run
     controls.progress(current, limiter)
-    views.charts(lab, lab.view, views.shown_record(lab, current))
+    model = (current.cfg if current is not None else lab.config).model
+    views.charts(lab, lab.view, views.shown_record(lab, current), model)
     if training and not session.is_training(lab):
         st.rerun()  # the run paused or ended: redraw the page once, without the timer
 

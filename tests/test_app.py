@@ -72,6 +72,11 @@ def train_until(at: AppTest, states=("finished",), timeout=60.0) -> AppTest:
     return at.run()
 
 
+def chart_keys(at: AppTest) -> list[str]:
+    """The user keys of the plotly charts, in page order (an element id ends with its key)."""
+    return [c.proto.id.split("-chart.", 1)[1] for c in at.get("plotly_chart")]
+
+
 def wait_for_step(at: AppTest, step: int, timeout=60.0):
     """Wait until the running record holds a snapshot at or past `step`."""
     end = time.monotonic() + timeout
@@ -90,10 +95,19 @@ def test_lab_opens_ready_to_train_and_never_blank():
     assert_sane(at)
     assert not at.warning and lab(at).run is None  # must not happen: training without a click
     assert lab(at).config == RunConfig()
-    assert len(chart_titles(at)) == 3  # views 1 and 4 by default, drawn empty with a hint
+    # Views 1 (a chart per norm site) and 4 by default, drawn empty with a hint where the real ones go.
+    assert chart_titles(at) == ["block1.norm: Pre vs post histograms", "block2.norm: Pre vs post histograms",
+                                "Gradient norm per layer", "Update:data ratio per layer"]
     assert all("Press Train" in c.proto.spec for c in at.get("plotly_chart"))
+    placeholders = chart_keys(at)
     assert not at.button(key="run.train").disabled and at.button(key="run.pause").disabled
     assert set(FIELDS) <= set(at.query_params)  # every knob is in the URL from the start
+    # Training fills in the same charts: same keys in the same places, no layout jump.
+    at.button(key="run.train").click().run()
+    assert lab(at).run.view() is not None
+    assert chart_keys(at) == placeholders
+    assert not any("Press Train" in c.proto.spec for c in at.get("plotly_chart"))
+    stop(at)
 
 
 def test_widgets_build_the_config_and_the_url():
@@ -159,8 +173,8 @@ def test_train_draws_every_view_from_the_run():
     assert len(at.download_button) == 2
     assert at.button(key="run.train").label == "Train again"
     # The step scrubber: an earlier step in the charts and in the URL.
-    assert at.slider(key="view.step.30").value == 30 and at.query_params["step"] == "latest"
-    at.slider(key="view.step.30").set_value(10).run()
+    assert at.select_slider(key="view.step.30.5").value == 30 and at.query_params["step"] == "latest"
+    at.select_slider(key="view.step.30.5").set_value(10).run()
     assert any("block1.norm at step 10" in t for t in chart_titles(at)) and at.query_params["step"] == "10"
     assert_sane(at)
 
@@ -170,14 +184,17 @@ def test_the_step_scrubber_holds_a_step_while_the_run_trains_on():
     at.button(key="run.train").click().run()
     run = lab(at).run
     wait_for_step(at, 10)
-    at.slider(key="view.step.100000").set_value(5).run()
+    scrubber = "view.step.100000.200"  # 500 stops over 100,000 steps
+    assert at.select_slider(key=scrubber).options[:3] == ["0", "200", "400"]
+    assert at.select_slider(key=scrubber).options[-1] == "latest"
+    at.select_slider(key=scrubber).set_value(0).run()
     wait_for_step(at, 30)
     time.sleep(CHART_PERIOD_S)  # the charts take a newer record at most this often
     at.run()
-    assert run.state in ACTIVE and at.query_params["step"] == "5"
-    assert any("block1.norm at step 5" in t for t in chart_titles(at))  # held, though step 30 is recorded
+    assert run.state in ACTIVE and at.query_params["step"] == "0"
+    assert any("block1.norm at step 0:" in t for t in chart_titles(at))  # held, though step 30 is recorded
     time.sleep(CHART_PERIOD_S)
-    at.slider(key="view.step.100000").set_value(100000).run()  # the right end: follow the latest again
+    at.select_slider(key=scrubber).set_value(100000).run()  # the right end: follow the latest again
     latest = int(lab(at).cache["record"].snapshots["step"][-1])  # the newest step of the record shown
     assert at.query_params["step"] == "latest" and latest >= 30
     assert any(f"block1.norm at step {latest}:" in t for t in chart_titles(at))

@@ -45,13 +45,23 @@ _PLACEHOLDER_AXES = {
 }
 
 
-def placeholder_figures(hint: str = "Press Train to start: this chart fills in live.") -> dict[str, go.Figure]:
-    """An empty, labelled chart per view (keys as CAPTIONS), shown before the first run."""
-    return {view: empty_figure(title, hint, x_title, y_title)
-            for view, (title, x_title, y_title) in _PLACEHOLDER_AXES.items()}
+PLACEHOLDER_HINT = "Press Train: this chart fills in live."
+
+
+def placeholder_figure(view: str, where: str = "", hint: str = PLACEHOLDER_HINT) -> go.Figure:
+    """The empty, labelled chart of a view (a CAPTIONS key) shown before the first run; `where` names the
+    site (and kind) of a per-site chart."""
+    title, x_title, y_title = _PLACEHOLDER_AXES[view]
+    return empty_figure(f"{where}: {title}" if where else title, hint, x_title, y_title)
+
+
+def placeholder_figures(hint: str = PLACEHOLDER_HINT) -> dict[str, go.Figure]:
+    """placeholder_figure of every view, by CAPTIONS key."""
+    return {view: placeholder_figure(view, hint=hint) for view in _PLACEHOLDER_AXES}
 
 
 __all__ = ["CAPTIONS", "KIND_COLORS", "MAX_POINTS", "POST_COLOR", "PRE_COLOR", "cost_figure",
            "downsample_indices", "empty_figure", "grad_norm_figure", "histogram_figure",
-           "histogram_heatmap_figure", "percentile_bands_figure", "placeholder_figures", "rebin_histograms",
+           "histogram_heatmap_figure", "percentile_bands_figure", "placeholder_figure",
+           "placeholder_figures", "rebin_histograms",
            "running_stats_figure", "training_figure", "update_ratio_figure"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import streamlit as st
@@ -19,6 +20,7 @@ CHARTS = {1: ("histograms",), 2: ("percentiles",), 3: ("heatmap",), 4: ("grad_no
 PER_SITE = (1, 2, 3, 6)
 KEY = "view."
 PLOTLY_CONFIG = {"displaylogo": False}  # the rest of plotly's modebar stays, PNG export included
+MAX_STEP_STOPS = 500  # the step slider's stops at most (a long run's slider moves in bigger strides)
 CHART_PERIOD_S = 0.85  # new data reaches the charts every 0.9 s: every second 0.45 s refresh of the app
 
 
@@ -51,18 +53,20 @@ def controls(lab: LiveSession, cfg: RunConfig, record: RunRecord | None) -> View
 
 
 def _scrubber(where, cfg: RunConfig, step: int | None) -> int | None:
-    """A slider over the run's steps, starting at `step`; its right end means "the latest" (None).
+    """A slider over the run's steps, starting at `step`; its right end, "latest", follows the run (None).
 
-    Its range is the run's length, known before the first step, so it works while the run trains: a
-    chosen step stays in views 1 and 6 as training goes on (the nearest recorded step is shown).
+    Its stops come from the run's length, known before the first step, so it works while the run
+    trains: a chosen step stays in views 1 and 6 as training goes on (the nearest recorded step is shown).
     """
-    key = f"{KEY}step.{cfg.steps}"  # a run of another length gets a fresh slider, placed from `step`
+    stride = cfg.record_every * math.ceil(cfg.steps / cfg.record_every / MAX_STEP_STOPS)
+    stops = [*range(0, cfg.steps, stride), cfg.steps]
+    key = f"{KEY}step.{cfg.steps}.{stride}"  # a run of another length gets a fresh slider, placed from `step`
     if key not in st.session_state:
-        st.session_state[key] = cfg.steps if step is None else min(step, cfg.steps)
-    chosen = where.slider("Step", 0, cfg.steps, step=cfg.record_every, key=key,
-                          help="The step shown in views 1 and 6 (the nearest recorded one). At the right end "
-                               "the views follow the latest step while the run trains.")
-    return None if chosen >= cfg.steps else chosen
+        st.session_state[key] = cfg.steps if step is None else min(stops, key=lambda s: abs(s - step))
+    chosen = where.select_slider("Step", stops, key=key, format_func=lambda s: "latest" if s == cfg.steps else str(s),
+                                 help="The step shown in views 1 and 6 (the nearest recorded one). At the right "
+                                      "end, latest, they follow the run as it trains.")
+    return None if chosen == cfg.steps else chosen
 
 
 def snapshot_index(record: RunRecord, step: int | None) -> int:
@@ -90,58 +94,52 @@ def shown_record(lab: LiveSession, run: LiveRun | None) -> RunRecord | None:
     return lab.cache["record"]
 
 
-def charts(lab: LiveSession, view: ViewState, record: RunRecord | None):
-    """The selected views, each with its caption; labelled empty charts before the first run.
-    Figures are kept in lab.cache with the record they show, so a refresh without new data rebuilds none."""
+def charts(lab: LiveSession, view: ViewState, record: RunRecord | None, model: str):
+    """The selected views, each with its caption; before the first run, labelled empty charts in the
+    places (and under the keys) the real ones will take, so the browser fills them in rather than
+    building new ones. Figures are kept in lab.cache with the record they show, so a refresh without
+    new data rebuilds none."""
     if not view.views:
         st.info("Pick one or more views above.")
         return
     for number in view.views:
         st.subheader(f"{number}. {TITLES[number]}")
-        if record is None:
-            _placeholders(number)
-        elif number in PER_SITE:
-            _per_site(lab, number, view, record, snapshot_index(record, view.step))
+        if number in PER_SITE:
+            _per_site(lab, number, view, record, site_names(model) if view.site == "all" else [view.site])
         else:
-            cols = st.columns(len(CHARTS[number]))
-            for col, name in zip(cols, CHARTS[number]):
+            for col, name in zip(st.columns(len(CHARTS[number])), CHARTS[number]):
                 with col:
-                    _chart(lab, (name,), lambda n=name: getattr(plots, f"{n}_figure")(record))
+                    _chart(lab, (name,), record, lambda n=name: getattr(plots, f"{n}_figure")(record))
         for name in CHARTS[number]:
             st.caption(plots.CAPTIONS[name])
 
 
-def _placeholders(number: int):
-    figures = plots.placeholder_figures("Press Train: this chart fills in live.")
-    cols = st.columns(len(CHARTS[number]))
-    for col, name in zip(cols, CHARTS[number]):
-        col.plotly_chart(figures[name], key=f"chart.empty.{name}", config=PLOTLY_CONFIG)
-
-
-def _per_site(lab: LiveSession, number: int, view: ViewState, record: RunRecord, index: int):
-    sites = list(record.sites) if view.site == "all" else [view.site]
+def _per_site(lab: LiveSession, number: int, view: ViewState, record: RunRecord | None, sites: list[str]):
+    index = snapshot_index(record, view.step) if record is not None else -1
     if number == 3:  # pre and post heatmaps of each site, one row per site
         for site in sites:
             for col, kind in zip(st.columns(len(KINDS)), KINDS):
                 with col:
-                    _chart(lab, ("heatmap", site, kind),
+                    _chart(lab, ("heatmap", site, kind), record,
                            lambda s=site, k=kind: plots.histogram_heatmap_figure(record, s, k))
         return
     for col, site in zip(st.columns(len(sites)), sites):
         with col:
             if number == 1:
-                _chart(lab, ("histograms", site, view.channel, index),
+                _chart(lab, ("histograms", site, view.channel, index), record,
                        lambda s=site: plots.histogram_figure(record, s, index, view.channel))
             elif number == 2:
-                _chart(lab, ("percentiles", site), lambda s=site: plots.percentile_bands_figure(record, s))
+                _chart(lab, ("percentiles", site), record, lambda s=site: plots.percentile_bands_figure(record, s))
             else:
-                _chart(lab, ("running_stats", site, index),
+                _chart(lab, ("running_stats", site, index), record,
                        lambda s=site: plots.running_stats_figure(record, s, index))
 
 
-def _chart(lab: LiveSession, key: tuple, make):
-    """Draw a chart, building its figure only when the data or the choice changed since the last refresh."""
-    figure = lab.cache.get(key)
-    if figure is None:
+def _chart(lab: LiveSession, key: tuple, record: RunRecord | None, make):
+    """Draw a chart (its placeholder without a record), building the figure only when the data or the
+    choice changed since the last refresh."""
+    if record is None:
+        figure = plots.placeholder_figure(key[0], " ".join(part for part in key[1:] if isinstance(part, str)))
+    elif (figure := lab.cache.get(key)) is None:
         figure = lab.cache[key] = make()
     st.plotly_chart(figure, key="chart." + ".".join(map(str, key)), config=PLOTLY_CONFIG)
