@@ -55,13 +55,7 @@ def placeholder_figure(view: str, where: str = "", hint: str = PLACEHOLDER_HINT)
     return empty_figure(f"{where}: {title}" if where else title, hint, x_title, y_title)
 
 
-def placeholder_figures(hint: str = PLACEHOLDER_HINT) -> dict[str, go.Figure]:
-    """placeholder_figure of every view, by CAPTIONS key."""
-    return {view: placeholder_figure(view, hint=hint) for view in _PLACEHOLDER_AXES}
-
-
 __all__ = ["CAPTIONS", "KIND_COLORS", "MAX_POINTS", "POST_COLOR", "PRE_COLOR", "cost_figure",
            "downsample_indices", "empty_figure", "grad_norm_figure", "histogram_figure",
-           "histogram_heatmap_figure", "percentile_bands_figure", "placeholder_figure",
-           "placeholder_figures", "rebin_histograms",
+           "histogram_heatmap_figure", "percentile_bands_figure", "placeholder_figure", "rebin_histograms",
            "running_stats_figure", "training_figure", "update_ratio_figure"]

@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import plotly.graph_objects as go
 
+from bnviz.config import EVAL_IMAGES
 from bnviz.record import KINDS, RunRecord, Series
 
 # Okabe-Ito colors (colorblind-safe, readable on a projector); pre and post keep theirs in every view.
@@ -27,8 +28,8 @@ FONT_SIZE = 15
 # Hints of charts with nothing to draw yet.
 NO_STEPS_HINT = "No training steps yet: press Train and this chart fills in live."
 NO_SNAPSHOTS_HINT = "No snapshots yet: press Train; the first one is taken at step 0, before any update."
-NO_EVALS_HINT = ("No evaluation yet: test accuracy is measured every eval_every steps (auto: every 8,000 "
-                 "training images) and at the end.")
+NO_EVALS_HINT = (f"No evaluation yet: test accuracy is measured every eval_every steps (auto: every "
+                 f"{EVAL_IMAGES:,} training images) and at the end.")
 
 # A small explicit template: building plotly's named templates costs ~10 ms per figure.
 _TEMPLATE = {"layout": {

@@ -130,7 +130,8 @@ def draw() -> tuple[RunConfig | None, str | None]:
         with st.expander("Recording"):
             for name, step in (("record_every", 1), ("hist_bins", 8), ("eval_every", 50)):
                 st.number_input(LABELS[name], int(FIELDS[name].low), int(FIELDS[name].high), step=step,
-                                key=KEY + name, help=FIELDS[name].help, placeholder=FIELDS[name].none_word)
+                                key=KEY + name, help=FIELDS[name].help,
+                                placeholder=FIELDS[name].none_word if FIELDS[name].optional else None)
     return config_from_state()
 
 
