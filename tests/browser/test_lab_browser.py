@@ -30,24 +30,27 @@ def grad_norm_drawn(page) -> bool:
 
 
 # The page's own clock: when the Train button is clicked, when the DOM first holds the histograms and the
-# gradient-norm lines, and each time that line changes. A Playwright poll waits behind the renderer's work
-# (up to a second while plotly draws), so it would time the test harness as much as the page.
+# gradient-norm lines, and each time that chart plots a new last step. A Playwright poll waits behind the
+# renderer's work (up to a second while plotly draws), so it would time the test harness as much as the page.
 WATCH_CHARTS = """() => {
   const watch = window.bnvizWatch = {click: null, first: null, changes: []};
   const gradChart = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].find(chart =>
     (chart.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
   const gradDrawn = () => !!gradChart()?.querySelector('.scatterlayer .trace');
-  const gradLine = () => gradChart()?.querySelector('.scatterlayer .trace path.js-line')?.getAttribute('d');
+  const lastStep = () => {  // the last step the gradient-norm chart plots
+    const x = gradChart()?.querySelector('.js-plotly-plot')?._fullData?.[0]?.x;
+    return x && x.length ? String(x[x.length - 1]) : null;
+  };
   const histogram = () => [...document.querySelectorAll('.gtitle')]
     .some(title => /block1\\.norm at step/.test(title.textContent));
-  let line = null;
+  let shown = null;
   new MutationObserver(() => {
     if (watch.click === null) return;
     if (watch.first === null && gradDrawn() && histogram()) watch.first = performance.now();
-    const d = gradLine();
-    if (d && d !== line) {
-      if (line !== null) watch.changes.push(performance.now());
-      line = d;
+    const step = lastStep();
+    if (step && step !== shown) {
+      if (shown !== null) watch.changes.push(performance.now());
+      shown = step;
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['d']});
 }"""
