@@ -4,7 +4,7 @@ import streamlit as st
 
 from bnviz.ui import controls, export, session, share, sidebar, views
 
-REFRESH_S = 0.45  # the progress line while training; the charts take new data every second refresh
+REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
 
 st.set_page_config(page_title="bnviz · BatchNorm lab", page_icon=":material/insights:", layout="wide")
 lab = session.lab_session()

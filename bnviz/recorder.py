@@ -21,8 +21,6 @@ from torch import nn
 from bnviz.models import blocks
 from bnviz.record import PERCENTILES
 
-import math
-
 SAMPLE_SIZE = 16384  # values per tensor: ~0.5 ms of work per tensor on 2 CPU cores; fits uint16 counts
 PERCENTILE_SAMPLES = 2048  # values sorted for the percentiles (the sort dominates): median within ~0.03 std
 

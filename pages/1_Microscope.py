@@ -5,6 +5,7 @@ import streamlit as st
 from bnviz.config import NORM_WIDTHS
 from bnviz.ui import microscope_plots as plots
 from bnviz.ui import scope, session
+from bnviz.ui.live_chart import plotly_chart
 from bnviz.ui.share import site_names
 from bnviz.ui.sidebar import BATCH_SIZES, EPS_STOPS, nearest
 
@@ -64,17 +65,21 @@ d.metric("Eval vs train mode", "differ" if look.eval_differs else "identical",
          help="Only BatchNorm keeps running statistics; other norms compute the same in both modes.")
 
 left, right = st.columns(2)
-left.plotly_chart(plots.histograms_figure(look, ("pre", "post"), "pre vs post"), key="scope.prepost")
-left.caption("Post is pre shifted and scaled per channel by the batch's own mean and variance: mean beta, "
-             "std gamma (0 and 1 at init), whatever pre looks like.")
-right.plotly_chart(plots.histograms_figure(look, ("post", "eval"), "train mode vs eval mode"), key="scope.modes")
-right.caption("Train mode uses this batch's statistics, eval mode the running ones. At init the running stats "
-              "are (0, 1), so eval mode barely normalizes; at small B the batch statistics are noisy.")
+with left:
+    plotly_chart(plots.histograms_figure(look, ("pre", "post"), "pre vs post"), key="scope.prepost")
+    st.caption("Post is pre shifted and scaled per channel by the batch's own mean and variance: mean beta, "
+               "std gamma (0 and 1 at init), whatever pre looks like.")
+with right:
+    plotly_chart(plots.histograms_figure(look, ("post", "eval"), "train mode vs eval mode"), key="scope.modes")
+    st.caption("Train mode uses this batch's statistics, eval mode the running ones. At init the running stats "
+               "are (0, 1), so eval mode barely normalizes; at small B the batch statistics are noisy.")
 left, right = st.columns(2)
-left.plotly_chart(plots.eps_figure(look), key="scope.eps_chart")
-left.caption(f"Each dot is a channel. Far above eps the output std is |gamma|; near eps it shrinks by "
-             f"sqrt(var / (var + eps)). Channel {smallest} has the smallest variance: pick it to see eps at work.")
-right.plotly_chart(plots.means_figure(look), key="scope.means")
-right.caption("The per-channel mean that train mode subtracts (this batch) and that eval mode subtracts "
-              "(the running estimate). Their gap is the train/eval mismatch.")
+with left:
+    plotly_chart(plots.eps_figure(look), key="scope.eps_chart")
+    st.caption(f"Each dot is a channel. Far above eps the output std is |gamma|; near eps it shrinks by "
+               f"sqrt(var / (var + eps)). Channel {smallest} has the smallest variance: pick it to see eps at work.")
+with right:
+    plotly_chart(plots.means_figure(look), key="scope.means")
+    st.caption("The per-channel mean that train mode subtracts (this batch) and that eval mode subtracts "
+               "(the running estimate). Their gap is the train/eval mismatch.")
 st.caption("bnviz · microscope · nothing here changes the lab's model or its running statistics.")

@@ -5,6 +5,7 @@ import streamlit as st
 
 from bnviz import theory as th
 from bnviz.ui import session
+from bnviz.ui.live_chart import plotly_chart
 
 st.set_page_config(page_title="bnviz · theory", page_icon=":material/functions:", layout="wide")
 lab = session.lab_session()
@@ -40,12 +41,14 @@ in_std = right.slider("Input std", 0.1, 10.0, 2.0, 0.1, key="theory.std")
 batches = th.draw_batches(in_mean, in_std, 200, 32)
 rules = th.running_rules(batches, th.draw_batches(in_mean, in_std, 1, 256, seed=1)[0])
 steps = np.arange(len(rules.running_mean))
-left.plotly_chart(th.lines_figure("Running mean", steps, {"article (from y)": rules.article_mean,
-                                                           "PyTorch (from x)": rules.running_mean},
-                                  "batches seen", "mean", marks={"true input mean": in_mean}), key="theory.rm")
-right.plotly_chart(th.lines_figure("Running std", steps, {"article (from y)": rules.article_std,
-                                                          "PyTorch (from x)": rules.running_std},
-                                   "batches seen", "std", marks={"true input std": in_std}), key="theory.rs")
+with left:
+    plotly_chart(th.lines_figure("Running mean", steps, {"article (from y)": rules.article_mean,
+                                                         "PyTorch (from x)": rules.running_mean},
+                                 "batches seen", "mean", marks={"true input mean": in_mean}), key="theory.rm")
+with right:
+    plotly_chart(th.lines_figure("Running std", steps, {"article (from y)": rules.article_std,
+                                                        "PyTorch (from x)": rules.running_std},
+                                 "batches seen", "std", marks={"true input std": in_std}), key="theory.rs")
 a, b, c = st.columns(3)
 a.metric("Train mode output (target)", f"mean {rules.train[0]:.2f}, std {rules.train[1]:.2f}")
 b.metric("Eval mode, PyTorch's running stats", f"mean {rules.eval_running[0]:.2f}, std {rules.eval_running[1]:.2f}")
@@ -64,9 +67,9 @@ left, right = st.columns(2)
 gamma = left.slider("γ (scale)", -3.0, 3.0, 1.5, 0.1, key="theory.gamma")
 beta = right.slider("β (shift)", -5.0, 5.0, 1.0, 0.1, key="theory.beta")
 aff = th.affine(gamma, beta)
-st.plotly_chart(th.histogram_figure("Input x (mean 3, std 2), normalized x̂, output y",
-                                    {"x": aff.x, "x̂": aff.x_hat, f"y = {gamma:g}·x̂ + {beta:g}": aff.y}, "value",
-                                    marks={"β": beta}), key="theory.affine")
+plotly_chart(th.histogram_figure("Input x (mean 3, std 2), normalized x̂, output y",
+                                 {"x": aff.x, "x̂": aff.x_hat, f"y = {gamma:g}·x̂ + {beta:g}": aff.y}, "value",
+                                 marks={"β": beta}), key="theory.affine")
 a, b, c = st.columns(3)
 a.metric("Output y", f"mean {aff.y.mean():.3g}, std {aff.y.std():.3g}", help="β and |γ|, up to eps.")
 b.metric("Identity: max |BN(x) − x|", f"{aff.identity_error:.1e}",
@@ -86,11 +89,11 @@ var_stops = [float(f"{v:.0e}") for v in np.logspace(-8, 2, 21)]
 var = st.select_slider("Channel variance σ²_B (log scale)", var_stops, value=1e-4, key="theory.var",
                        format_func=lambda v: f"{v:.0e}")
 variances, curves = th.eps_curves()
-st.plotly_chart(th.lines_figure("Post-BN std (γ = 1) against channel variance", variances,
-                                {f"PyTorch eps {th.PYTORCH_EPS:g}": curves[th.PYTORCH_EPS],
-                                 f"Keras eps {th.KERAS_EPS:g}": curves[th.KERAS_EPS]},
-                                "channel variance (log)", "post-BN std", log_x=True,
-                                x_marks={f"your variance {var:.0e}": var}), key="theory.eps")
+plotly_chart(th.lines_figure("Post-BN std (γ = 1) against channel variance", variances,
+                             {f"PyTorch eps {th.PYTORCH_EPS:g}": curves[th.PYTORCH_EPS],
+                              f"Keras eps {th.KERAS_EPS:g}": curves[th.KERAS_EPS]},
+                             "channel variance (log)", "post-BN std", log_x=True,
+                             x_marks={f"your variance {var:.0e}": var}), key="theory.eps")
 a, b, c = st.columns(3)
 a.metric("Post std, PyTorch eps 1e-5", fmt(th.post_std(var, th.PYTORCH_EPS)),
          help=f"Measured with bnviz.batchnorm.normalize: {fmt(th.measured_post_std(var, th.PYTORCH_EPS))}")
@@ -114,9 +117,9 @@ momenta = [0.1, 0.01, None, mine]
 trails = th.running_mean_trajectories(momentum_batches, momenta)
 labels = {m: f"PyTorch {m:g} = {th.keras_equivalent(m)}" if m is not None else "None: cumulative average"
           for m in momenta}
-st.plotly_chart(th.lines_figure("Running mean per momentum", np.arange(201),
-                                {labels[m]: trails[m] for m in momenta}, "batches seen", "running mean",
-                                marks={"true mean 5": 5.0}), key="theory.momenta")
+plotly_chart(th.lines_figure("Running mean per momentum", np.arange(201),
+                             {labels[m]: trails[m] for m in momenta}, "batches seen", "running mean",
+                             marks={"true mean 5": 5.0}), key="theory.momenta")
 keras_gap = np.abs(th.keras_moving_mean(momentum_batches, 1 - mine) - trails[mine]).max()
 a, b = st.columns(2)
 a.metric(f"Batches to reach 95% with m = {mine:g}", f"{np.ceil(np.log(0.05) / np.log(1 - mine)):.0f}"
@@ -138,10 +141,10 @@ batch_size = left.select_slider("Batch size", [2, 4, 8, 16, 32, 64, 128, 256], v
 mode_momentum = right.radio("Momentum (PyTorch)", [0.1, 0.01, 0.0, None], key="theory.mode_momentum",
                             horizontal=True, format_func=lambda m: "None (cumulative)" if m is None else f"{m:g}")
 gap = th.mode_gap(batch_size, mode_momentum)
-st.plotly_chart(th.histogram_figure(f"x0 = {gap.sample:g} (inputs N(5, 2²)) in 500 batches of {batch_size}",
-                                    {"train-mode outputs of x0": gap.train_outputs}, "BN output of x0",
-                                    marks={"eval mode": gap.eval_output, "true (x0 − 5)/2": gap.true_value}),
-                key="theory.modes")
+plotly_chart(th.histogram_figure(f"x0 = {gap.sample:g} (inputs N(5, 2²)) in 500 batches of {batch_size}",
+                                 {"train-mode outputs of x0": gap.train_outputs}, "BN output of x0",
+                                 marks={"eval mode": gap.eval_output, "true (x0 − 5)/2": gap.true_value}),
+             key="theory.modes")
 a, b, c = st.columns(3)
 a.metric("Train mode: spread (std) of x0's output", f"{gap.train_outputs.std():.3f}",
          help=f"Mean {gap.train_outputs.mean():.3f}; the true normalized value is {gap.true_value:g}.")

@@ -1,13 +1,14 @@
 """AppTest of the theory page: it loads, its widgets move its numbers, and nothing broken is ever shown."""
 
 import base64
-import json
 import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from apptest_charts import charts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -24,10 +25,6 @@ def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label.startswith(label))
 
 
-def charts(at: AppTest) -> list[dict]:
-    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-
-
 def values(array) -> np.ndarray:
     """A trace's x or y: plotly sends numpy arrays base64-encoded ({"dtype", "bdata"})."""
     if isinstance(array, dict):
@@ -41,7 +38,7 @@ def assert_sane(at: AppTest):
     assert not at.error, [e.value for e in at.error]
     text = "\n".join([m.value for m in at.metric] + [m.value for m in at.markdown] + [m.value for m in at.caption])
     assert not re.search(r"\b(nan|NaN|inf|Infinity)\b", text)
-    for chart in charts(at):
+    for chart in charts(at).values():
         for trace in chart["data"]:
             for axis in ("x", "y"):
                 assert np.all(np.isfinite(values(trace[axis]))), (chart["layout"]["title"]["text"], axis)
@@ -51,7 +48,7 @@ def test_page_loads_with_every_section(page):
     assert_sane(page)
     assert [h.value for h in page.header][0].startswith("1. Running statistics")
     assert len(page.header) == 5
-    assert len(page.get("plotly_chart")) == 6
+    assert len(charts(page)) == 6
     assert len(page.latex) >= 5
     sources = page.markdown[-1].value
     for source in ("Ioffe & Szegedy 2015", "PyTorch BatchNorm2d docs", "Keras BatchNormalization docs",
@@ -72,7 +69,7 @@ def test_input_distribution_moves_running_stats_but_not_the_articles(page):
     assert_sane(page)
     assert numbers(metric(page, "Eval mode, the article's")) == pytest.approx([-7.0, 0.5], abs=0.1)
     assert numbers(metric(page, "Eval mode, PyTorch's")) == pytest.approx([0.0, 1.0], abs=0.3)
-    article, running = (values(trace["y"]) for trace in charts(page)[0]["data"])
+    article, running = (values(trace["y"]) for trace in charts(page)["theory.rm"]["data"])
     assert running[-1] == pytest.approx(-7.0, abs=0.2)  # PyTorch's running mean found the input's
     assert article[-1] == pytest.approx(0.0, abs=1e-9)  # the article's did not
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import math
-import time
 
 import streamlit as st
 
 from bnviz import plots
 from bnviz.config import NORM_WIDTHS, RunConfig
-from bnviz.live import ACTIVE, LiveRun, LiveSession
+from bnviz.live import LiveRun, LiveSession
 from bnviz.record import KINDS, RunRecord
+from bnviz.ui.live_chart import plotly_chart
 from bnviz.ui.share import VIEW_NUMBERS, ViewState, site_names
 
 TITLES = {1: "Pre vs post histograms", 2: "Distribution over time", 3: "Histograms over steps",
@@ -19,12 +19,7 @@ CHARTS = {1: ("histograms",), 2: ("percentiles",), 3: ("heatmap",), 4: ("grad_no
           5: ("training",), 6: ("running_stats",), 7: ("cost",)}
 PER_SITE = (1, 2, 3, 6)
 KEY = "view."
-PLOTLY_CONFIG = {"displaylogo": False}  # the rest of plotly's modebar stays, PNG export included
 MAX_STEP_STOPS = 500  # the step slider's stops at most (a long run's slider moves in bigger strides)
-# New data reach the charts at every second 0.45 s refresh of the app (0.9 s). The browser's refresh timer
-# ticks evenly but a script run may start late, so the period sits well between one and two ticks: at
-# 0.85 s, a run 0.05 s late put the next update off to the third tick (gaps of 1.35 s).
-CHART_PERIOD_S = 0.7
 
 
 def set_widgets(view: ViewState):
@@ -80,21 +75,14 @@ def snapshot_index(record: RunRecord, step: int | None) -> int:
 
 
 def shown_record(lab: LiveSession, run: LiveRun | None) -> RunRecord | None:
-    """The run's record as the charts show it: a newer one at most every CHART_PERIOD_S while it trains.
-
-    A browser redraws every chart whose data changed, which costs far more CPU than the server's side
-    (measured in headless Chromium: ~0.25 core per chart redrawn 1.4 times a second, next to nothing for
-    an unchanged one); on a small machine that CPU is the training's. The first data and the final
-    state are shown at once.
-    """
+    """The run's record as the charts show it (the latest), keeping lab.cache's figures while it is unchanged."""
     if run is None:
         lab.cache = {}
         return None
-    latest, cache = run.view(), lab.cache  # view() also asks the trainer for a fresher copy
-    due = time.monotonic() - cache.get("at", -1e9) >= CHART_PERIOD_S or run.state not in ACTIVE
-    if cache.get("run") is not run or cache.get("record") is None or (latest is not cache["record"] and due):
-        lab.cache = {"run": run, "record": latest, "at": time.monotonic()}
-    return lab.cache["record"]
+    latest = run.view()  # also asks the trainer for a fresher copy
+    if lab.cache.get("run") is not run or lab.cache.get("record") is not latest:
+        lab.cache = {"run": run, "record": latest}
+    return latest
 
 
 def charts(lab: LiveSession, view: ViewState, record: RunRecord | None, model: str):
@@ -145,4 +133,4 @@ def _chart(lab: LiveSession, key: tuple, record: RunRecord | None, make):
         figure = plots.placeholder_figure(key[0], " ".join(part for part in key[1:] if isinstance(part, str)))
     elif (figure := lab.cache.get(key)) is None:
         figure = lab.cache[key] = make()
-    st.plotly_chart(figure, key="chart." + ".".join(map(str, key)), config=PLOTLY_CONFIG)
+    plotly_chart(figure, key="chart." + ".".join(map(str, key)))

@@ -15,7 +15,7 @@ FIRST_CHART_S = 20  # generous for a busy CI machine; the measured time is saved
 
 
 def chart(page, title: str):
-    return page.locator('[data-testid="stPlotlyChart"]').filter(has=page.locator(".gtitle", has_text=title))
+    return page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text=title))
 
 
 def histogram_step(page) -> int | None:
@@ -33,12 +33,12 @@ def grad_norm_drawn(page) -> bool:
 # gradient-norm lines, and each time that chart plots a new last step. A Playwright poll waits behind the
 # renderer's work (up to a second while plotly draws), so it would time the test harness as much as the page.
 WATCH_CHARTS = """() => {
-  const watch = window.bnvizWatch = {click: null, first: null, changes: []};
-  const gradChart = () => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].find(chart =>
+  const watch = window.bnvizWatch = {click: null, first: null, changes: [], plot: null};
+  const gradChart = window.bnvizGradChart = () => [...document.querySelectorAll('.js-plotly-plot')].find(chart =>
     (chart.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
   const gradDrawn = () => !!gradChart()?.querySelector('.scatterlayer .trace');
   const lastStep = () => {  // the last step the gradient-norm chart plots
-    const x = gradChart()?.querySelector('.js-plotly-plot')?._fullData?.[0]?.x;
+    const x = gradChart()?._fullData?.[0]?.x;
     return x && x.length ? String(x[x.length - 1]) : null;
   };
   const histogram = () => [...document.querySelectorAll('.gtitle')]
@@ -46,7 +46,10 @@ WATCH_CHARTS = """() => {
   let shown = null;
   new MutationObserver(() => {
     if (watch.click === null) return;
-    if (watch.first === null && gradDrawn() && histogram()) watch.first = performance.now();
+    if (watch.first === null && gradDrawn() && histogram()) {
+      watch.first = performance.now();
+      watch.plot = gradChart();
+    }
     const step = lastStep();
     if (step && step !== shown) {
       if (shown !== null) watch.changes.push(performance.now());
@@ -58,7 +61,24 @@ TIME_CLICK = "button => button.addEventListener('click', () => { window.bnvizWat
 
 
 def watched(page) -> dict:
-    return page.evaluate("window.bnvizWatch")
+    return page.evaluate("({...window.bnvizWatch, plot: null})")
+
+
+def zoom_x(page, title: str) -> list[float]:
+    """Drag across the middle of a chart's plot area, as a user zooms in; the x range it then shows."""
+    plot_area = chart(page, title).locator(".nsewdrag").first
+    plot_area.scroll_into_view_if_needed()
+    box = plot_area.bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + box["width"] * 0.3, y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.6, y, steps=5)
+    page.mouse.up()
+    return x_range(page)
+
+
+def x_range(page) -> list[float]:
+    return page.evaluate("[...window.bnvizGradChart()._fullLayout.xaxis.range]")
 
 
 def address(page) -> str:
@@ -103,13 +123,19 @@ def test_lab_trains_live_and_a_shared_link_restores_it(server, new_page, shots):
     polled_first_chart_s = time.monotonic() - clicked
     page.screenshot(path=shots / "2-first-charts.png", full_page=True)
 
-    # Live: the charts keep taking new data (about once a second; the times are saved, not asserted, as
+    # Live: the charts keep taking new data (about twice a second; the times are saved, not asserted, as
     # speed belongs to the benchmark). The deadline only stops a hung page from hanging the test.
     step0 = histogram_step(page)
+    wait_for(lambda: len(watched(page)["changes"]) >= 2, 20, "the gradient-norm chart changing while training")
+    page.screenshot(path=shots / "3-training.png", full_page=True)
+    zoomed = zoom_x(page, "Gradient norm per layer")
     wait_for(lambda: len(watched(page)["changes"]) >= 8, 40, "the gradient-norm chart changing while training")
     wait_for(lambda: histogram_step(page) > step0, 20, "the histograms move on to a later step")
+    # Updated in place: the plot drawn first is the one on screen, and the user's zoom survived the updates.
+    assert page.evaluate("window.bnvizWatch.plot === window.bnvizGradChart()")
+    assert x_range(page) == pytest.approx(zoomed)
+    page.screenshot(path=shots / "4-zoom-kept.png")
     steps_per_s = re.search(r"([\d.,]+) steps/s", page.locator('[data-testid="stProgress"]').first.inner_text())
-    page.screenshot(path=shots / "3-training.png", full_page=True)
     watch = watched(page)
     changes = watch["changes"]
     (shots / "timings.json").write_text(json.dumps({
@@ -129,7 +155,7 @@ def test_lab_trains_live_and_a_shared_link_restores_it(server, new_page, shots):
     assert shared.get_by_role("combobox", name="Placement").input_value() == "before"
     assert shared.get_by_role("combobox", name="Norm site").input_value() == "all"
     assert shared.get_by_text("Press Train").count() > 0  # ready to train, not training
-    shared.screenshot(path=shots / "4-shared-link.png", full_page=True)
+    shared.screenshot(path=shots / "5-shared-link.png", full_page=True)
     page.get_by_role("button", name="Reset", exact=True).click()
 
 
@@ -145,4 +171,4 @@ def test_microscope_page_answers_a_slider_move(server, new_page, shots):
     slider.press("End")  # eps = 1
     wait_for(lambda: page.locator('[data-testid="stMetric"]').filter(has_text="Post std").inner_text() != before,
              20, "post std after moving eps")
-    page.screenshot(path=shots / "5-microscope.png", full_page=True)
+    page.screenshot(path=shots / "6-microscope.png", full_page=True)
