@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import plotly.graph_objects as go
+from plotly.colors import make_colorscale, sequential
 
 from bnviz.config import EVAL_IMAGES
 from bnviz.record import KINDS, RunRecord, Series
@@ -16,7 +17,8 @@ PRE_COLOR = "#0072B2"  # blue: the norm's input
 POST_COLOR = "#D55E00"  # vermillion: the norm's output
 KIND_COLORS = {"pre": PRE_COLOR, "post": POST_COLOR}
 KIND_LABELS = {"pre": "pre (norm input)", "post": "post (norm output)"}
-KIND_COLORSCALES = {"pre": "Blues", "post": "Oranges"}
+# Explicit scales: figures skip plotly.py's validation, which expands names plotly.js lacks ("Oranges").
+KIND_COLORSCALES = {"pre": make_colorscale(sequential.Blues), "post": make_colorscale(sequential.Oranges)}
 RUNNING_COLOR = "#009E73"  # green: running (EMA) statistics
 DIVERGED_COLOR = "#CC0000"
 REFERENCE_COLOR = "#666666"
@@ -95,7 +97,10 @@ def grid(rows: int, cols: int, titles: list[str], hgap: float = 0.09, vgap: floa
 
 
 def figure(data: list[dict], layout: dict) -> go.Figure:
-    return go.Figure({"data": data, "layout": layout})
+    """A Figure without plotly.py's validation of every property, which took 3-15x the time of building
+    the spec (measured: 16.5 vs 5.3 ms for a histogram, 8 vs 0.7 ms for the gradient norms). The tests
+    run each view's figure through the validator instead."""
+    return go.Figure({"data": data, "layout": layout}, _validate=False)
 
 
 def empty_figure(title: str, hint: str, x_title: str = "", y_title: str = "") -> go.Figure:
