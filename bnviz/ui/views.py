@@ -118,19 +118,20 @@ def _per_site(lab: LiveSession, number: int, view: ViewState, record: RunRecord 
         with col:
             if number == 1:
                 _chart(lab, ("histograms", site, view.channel, index), record,
-                       lambda s=site: plots.histogram_figure(record, s, index, view.channel))
+                       lambda s=site: plots.histogram_figure(record, s, index, view.channel), place=2)
             elif number == 2:
                 _chart(lab, ("percentiles", site), record, lambda s=site: plots.percentile_bands_figure(record, s))
             else:
                 _chart(lab, ("running_stats", site, index), record,
-                       lambda s=site: plots.running_stats_figure(record, s, index))
+                       lambda s=site: plots.running_stats_figure(record, s, index), place=2)
 
 
-def _chart(lab: LiveSession, key: tuple, record: RunRecord | None, make):
+def _chart(lab: LiveSession, key: tuple, record: RunRecord | None, make, place: int | None = None):
     """Draw a chart (its placeholder without a record), building the figure only when the data or the
-    choice changed since the last refresh."""
+    choice changed since the last refresh. The first `place` parts of the key name the chart on the page:
+    another step or channel in the same place updates that chart rather than replacing it."""
     if record is None:
         figure = plots.placeholder_figure(key[0], " ".join(part for part in key[1:] if isinstance(part, str)))
     elif (figure := lab.cache.get(key)) is None:
         figure = lab.cache[key] = make()
-    plotly_chart(figure, key="chart." + ".".join(map(str, key)))
+    plotly_chart(figure, key="chart." + ".".join(map(str, key[:place])))

@@ -91,12 +91,6 @@ def choose(page, label: str, option: str):
     page.get_by_role("option", name=option, exact=True).click()
 
 
-def set_number(page, label: str, value: str):
-    field = page.get_by_label(label, exact=True)
-    field.fill(value)
-    field.press("Enter")
-
-
 def wait_for(condition, timeout: float, what: str):
     end = time.monotonic() + timeout
     while not condition():
@@ -108,10 +102,14 @@ def test_lab_trains_live_and_a_shared_link_restores_it(server, new_page, shots):
     page = new_page(f"{server}/?steps=3000&eval_every=500")
     page.screenshot(path=shots / "1-before-training.png", full_page=True)
     assert page.get_by_text("Press Train").count() > 0  # never a blank page
-    set_number(page, "Batch size, exact", "64")
-    wait_for(lambda: "batch_size=64" in address(page), 15, "the URL follows the batch size")
     choose(page, "Placement", "before")
     wait_for(lambda: "placement=before" in address(page), 15, "the URL follows the placement")
+    slider = page.get_by_role("slider", name="Batch size (log scale)")
+    slider.focus()
+    for _ in range(3):  # the default 32, then the log slider's stops 48, 60, 64
+        slider.press("ArrowRight")
+    wait_for(lambda: "batch_size=64" in address(page), 15, "the URL follows the batch size slider")
+    assert page.get_by_label("Batch size, exact", exact=True).input_value() == "64"
 
     page.evaluate(WATCH_CHARTS)
     train = page.get_by_role("button", name="Train", exact=True)
