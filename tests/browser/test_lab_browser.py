@@ -109,7 +109,8 @@ def test_lab_trains_live_and_a_shared_link_restores_it(server, new_page, shots):
     for _ in range(3):  # the default 32, then the log slider's stops 48, 60, 64
         slider.press("ArrowRight")
     wait_for(lambda: "batch_size=64" in address(page), 15, "the URL follows the batch size slider")
-    assert page.get_by_label("Batch size, exact", exact=True).input_value() == "64"
+    exact = page.get_by_label("Batch size, exact", exact=True)
+    wait_for(lambda: exact.input_value() == "64", 15, "the exact field follows the batch size slider")
 
     page.evaluate(WATCH_CHARTS)
     train = page.get_by_role("button", name="Train", exact=True)
