@@ -82,8 +82,9 @@ _component = st.components.v2.component("bnviz_live_chart", js=JS, isolate_style
 def plotly_chart(figure: go.Figure, key: str):
     """Draw `figure` under `key`; the next call with the same key updates the same chart in place.
 
-    Without static file serving (the app started outside the project's folder, so without its
-    .streamlit/config.toml) it falls back to st.plotly_chart, which redraws the chart at each update.
+    Where plotly.js cannot be served (no static file serving: the app started outside the project's folder,
+    without its .streamlit/config.toml; or no write access to static/) it falls back to st.plotly_chart,
+    which redraws the chart at each update.
     """
     src = plotly_js_url()
     if src is None:
