@@ -31,7 +31,7 @@ chromium:
 BENCH_ARGS ?=
 
 # Benchmark (not part of `make test`): writes bench/out/results.{json,md}. BENCH_ARGS=--quick smoke-tests it.
-bench: $(VENV)/.bench
+bench: $(VENV)/.bench chromium
 	$(PY) -m bench.run $(BENCH_ARGS)
 
 $(VENV)/.bench: $(VENV)/.runtime requirements-bench.txt

@@ -42,6 +42,8 @@ class BareLoop:
 
 
 def measure(job: dict) -> dict:
+    if job.get("threads"):  # this process only (a forked worker)
+        torch.set_num_threads(job["threads"])
     loop = BareLoop(job)
     loop.step(job["warmup"])
     start = clock(loop.device)

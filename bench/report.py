@@ -17,7 +17,7 @@ def write_markdown(results: dict, path: Path):
              f"{meta['loadavg_start'][0]:.2f}, at end {meta.get('loadavg_end', [float('nan')])[0]:.2f}. "
              f"Runtime {meta.get('runtime_s', 0):.0f} s." + (" **Quick mode: smoke test, not figures.**"
                                                           if settings["quick"] else ""), ""]
-    for section in ("throughput", "drift", "denormal", "startup", "size"):
+    for section in ("throughput", "drift", "denormal", "startup", "size", "browser"):
         if section in results:
             lines += globals()[f"_{section}"](results[section], settings) + [""]
     path.write_text("\n".join(lines))
@@ -133,3 +133,26 @@ def _size(section: dict, settings: dict) -> list[str]:
             f"{section['projected_stacked_bytes'] / 1e6:.2f} MB | {section['projected_appended_bytes'] / 1e6:.2f} MB |",
             "", "Projected from the measured bytes per row of each table, times the rows a 10,000-step run keeps "
                 "(RunRecord's own thinning, replayed); target < 20 MB."]
+
+
+def _browser(section: dict, settings: dict) -> list[str]:
+    lab, bare = section["lab"], {int(k): v for k, v in section["bare_steps_per_s"].items()}
+    gaps = lab["refresh_gaps_s"]
+    one, every = bare.get(1), bare.get(max(bare))
+
+    def ratio(limit):
+        return f"{lab['steps_per_s'] / limit:.2f}" if limit else "-"
+
+    return [f"## The lab in headless Chromium (batch {lab['batch_size']}, browser and server on this machine)", "",
+            "| Train click → first charts | chart refresh gaps | in-app steps/s | bare loop, 1 thread | "
+            f"bare loop, {max(bare)} threads | in-app / 1 thread | in-app / {max(bare)} threads | Chromium | "
+            "server process |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+            f"| {lab['first_chart_s']:.2f} s | mean {sum(gaps) / max(len(gaps), 1):.2f} s, "
+            f"max {max(gaps, default=0):.2f} s ({len(gaps)}) | {lab['steps_per_s']:.2f} | {one or '-'} | "
+            f"{every or '-'} | {ratio(one)} | {ratio(every)} | {lab['chromium_cores']:.2f} core | "
+            f"{lab['server_cores']:.2f} core |", "",
+            f"Page clock for the first charts (histograms and gradient-norm lines on screen) and the gaps (a new "
+            f"last step in the gradient-norm chart); steps/s and CPU over {lab['window_s']:.0f} s of training, CPU "
+            f"from /proc (the server process includes its training thread). Targets: first charts <= 2 s, "
+            f"refresh >= 1/s, in-app >= 0.8 x the bare loop."]

@@ -2,7 +2,8 @@
 
 Contenders and configs are measured round-robin, each measurement in a fresh process (see bench/worker.py),
 and summarized by the median over repeats. Sections: throughput (the table), drift, denormal, startup
-(time to the first record) and size (run-record bytes); --only picks some of them.
+(time to the first record), size (run-record bytes) and browser (the lab in headless Chromium); --only picks
+some of them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bench import common, sections
 from bench.report import write_markdown
 from bench.workers import ROOT, Workers
 
-SECTIONS = ("throughput", "drift", "denormal", "startup", "size")
+SECTIONS = ("throughput", "drift", "denormal", "startup", "size", "browser")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

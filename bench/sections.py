@@ -9,6 +9,7 @@ import platform
 import statistics
 import subprocess
 
+from bench import browser as browser_probe
 from bench import denormal as denormal_probe
 from bench.workers import ROOT
 
@@ -16,6 +17,7 @@ CONTENDERS = {"bare": "bench.bare_loop", "bnviz": "bench.bnviz_trainer", "keras"
 PROBES = "bench.probes"
 TARGET_B_OVER_A = {8: 0.90}  # else 0.95 (issue 4)
 TARGET_B_OVER_C = 1.3  # at batch 32 with BN
+BROWSER_BATCH = 64  # the browser tests' batch size
 
 
 def machine(args) -> dict:
@@ -168,3 +170,20 @@ def size(workers, args, log) -> dict:
             f"{answer['projected_npz_bytes'] / 1e6:.2f} MB .npz, {answer['projected_stacked_bytes'] / 1e6:.2f} MB "
             f"in memory; target < 20 MB")
     return answer
+
+
+def browser(workers, args, log) -> dict:
+    """The lab trained in headless Chromium, then the bare loop on the same config at one thread (what a
+    training gets in the app on this machine) and at all of them (the machine's limit)."""
+    warm_s, window_s = (2, 5) if args.quick else (5, 15)
+    lab = browser_probe.lab_in_browser(ROOT, BROWSER_BATCH, warm_s, window_s, args.out / "logs" / "browser-server.log")
+    log(f"in the app: {lab['steps_per_s']} steps/s, first charts {lab['first_chart_s']} s after Train, "
+        f"Chromium {lab['chromium_cores']} core, server {lab['server_cores']} core")
+    bare = {}
+    for threads in (1, os.cpu_count()):
+        job = {"contender": "bare", "batch_size": BROWSER_BATCH, "norm": "batch", "warmup": args.warmup,
+               "steps": 20 if args.quick else 100, "device": "cpu", "threads": threads}
+        answer = workers.run(CONTENDERS["bare"], job)
+        bare[threads] = None if "error" in answer else round(answer["samples_per_s"] / BROWSER_BATCH, 2)
+        log(f"bare loop, {threads} thread(s): {bare[threads]} steps/s")
+    return {"lab": lab, "bare_steps_per_s": bare}
