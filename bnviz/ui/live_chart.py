@@ -42,9 +42,17 @@ async function draw(plot, src) {
   while (plot.bnvizNext) {
     const {figure, config} = plot.bnvizNext;
     plot.bnvizNext = null;
-    await Plotly.react(plot, figure.data, figure.layout, config);
+    await Plotly.react(plot, figure.data, figure.layout, {...config, modeBarButtonsToAdd: [FULL_SCREEN]});
   }
 }
+
+// st.plotly_chart's full-screen view, for a projector: the chart alone, as large as the screen.
+const FULL_SCREEN = {
+  name: "fullscreen", title: "Full screen",
+  icon: {width: 1000, height: 1000, path: "M100 100H400V180H180V400H100ZM600 100H900V400H820V180H600Z" +
+                                          "M100 600H180V820H400V900H100ZM820 600H900V900H600V820H820Z"},
+  click: plot => document.fullscreenElement === plot ? document.exitFullscreen() : plot.requestFullscreen(),
+};
 
 function update(plot, src) {
   if (plot.bnvizDrawing) return;  // the running draw() takes the new figure
@@ -76,7 +84,9 @@ export default function ({data, parentElement}) {
 }
 """
 
-_component = st.components.v2.component("bnviz_live_chart", js=JS, isolate_styles=False)
+CSS = ".bnviz-chart:fullscreen { height: 100vh !important; background: white; }"
+
+_component = st.components.v2.component("bnviz_live_chart", js=JS, css=CSS, isolate_styles=False)
 
 
 def plotly_chart(figure: go.Figure, key: str):

@@ -171,3 +171,13 @@ def test_microscope_page_answers_a_slider_move(server, new_page, shots):
     wait_for(lambda: page.locator('[data-testid="stMetric"]').filter(has_text="Post std").inner_text() != before,
              20, "post std after moving eps")
     page.screenshot(path=shots / "6-microscope.png", full_page=True)
+
+    # A chart's full-screen button (for a projector): the chart alone, redrawn at the screen's height.
+    plot = chart(page, "pre vs post").first
+    plot.hover()
+    plot.locator('[data-title="Full screen"]').click()
+    full_height = "document.fullscreenElement?.querySelector('.main-svg')?.getAttribute('height')"
+    wait_for(lambda: page.evaluate(full_height) == str(page.evaluate("window.innerHeight")), 10,
+             "the chart in full screen at the screen's height")
+    page.screenshot(path=shots / "7-full-screen.png")
+    page.evaluate("document.exitFullscreen()")
