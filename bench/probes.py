@@ -1,4 +1,5 @@
-"""Single-run probes: step time over a long run (drift), time to the first record, and run-record size."""
+"""Single-run probes: step time over a long run (drift), bare loop and Trainer interleaved in one process, time to
+the first record, and run-record size."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.bare_loop import BareLoop
-from bench.common import clock
+from bench.common import clock, config
 from bnviz.config import RunConfig
 from bnviz.data import load_dataset
 from bnviz.record import RunRecord
@@ -42,6 +43,23 @@ def window_stats(ms: np.ndarray) -> dict:
     return {"first10_mean_ms": float(first.mean()), "last10_mean_ms": float(last.mean()),
             "first10_median_ms": float(np.median(first)), "last10_median_ms": float(np.median(last)),
             "drift_mean": float(last.mean() / first.mean()), "drift_median": float(np.median(last) / np.median(first))}
+
+
+def interleaved(job: dict) -> dict:
+    """The bare loop and the Trainer in one process, stepped in alternating blocks of `steps`: what recording
+    costs, free of the process-to-process variance (the same bare loop in fresh processes varies by ~10%).
+    Medians over `blocks`, so a block that holds a test-set evaluation does not count."""
+    bare, trainer = BareLoop(job), Trainer(config(job))
+    bare.step(job["warmup"])
+    trainer.step(job["warmup"])
+    bare_ms, bnviz_ms = [], []
+    for _ in range(job["blocks"]):
+        for loop, times in ((bare, bare_ms), (trainer, bnviz_ms)):
+            start = clock(bare.device)
+            loop.step(job["steps"])
+            times.append((clock(bare.device) - start) * 1000 / job["steps"])
+    bare_median, bnviz_median = float(np.median(bare_ms)), float(np.median(bnviz_ms))
+    return dict(job, bare_ms=bare_median, bnviz_ms=bnviz_median, b_over_a=bare_median / bnviz_median)
 
 
 def first_record(job: dict) -> dict:

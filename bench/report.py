@@ -17,7 +17,7 @@ def write_markdown(results: dict, path: Path):
              f"{meta['loadavg_start'][0]:.2f}, at end {meta.get('loadavg_end', [float('nan')])[0]:.2f}. "
              f"Runtime {meta.get('runtime_s', 0):.0f} s." + (" **Quick mode: smoke test, not figures.**"
                                                           if settings["quick"] else ""), ""]
-    for section in ("throughput", "drift", "denormal", "startup", "size", "browser"):
+    for section in ("throughput", "interleaved", "drift", "denormal", "startup", "size", "browser"):
         if section in results:
             lines += globals()[f"_{section}"](results[section], settings) + [""]
     path.write_text("\n".join(lines))
@@ -69,6 +69,19 @@ def _throughput(section: dict, settings: dict) -> list[str]:
     if errors:
         lines += ["", f"{len(errors)} measurement(s) failed: see results.json."]
     return lines
+
+
+def _interleaved(section: list[dict], settings: dict) -> list[str]:
+    lines = ["## Recording's cost in one process (BN; bare loop and Trainer stepped in alternating blocks)", "",
+             "| batch | blocks x steps | a. bare ms/step | b. bnviz ms/step | b/a |", "|---:|---:|---:|---:|---:|"]
+    for row in section:
+        if "error" in row:
+            lines.append(f"| {row['batch_size']} | - | - | - | failed |")
+        else:
+            lines.append(f"| {row['batch_size']} | {row['blocks']} x {row['steps']} | {row['bare_ms']:.1f} | "
+                         f"{row['bnviz_ms']:.1f} | {row['b_over_a']:.3f} |")
+    return lines + ["", "Medians over the blocks (a block holding a test-set evaluation does not count): the cost "
+                        "of recording without the variance between fresh processes."]
 
 
 def _drift(section: list[dict], settings: dict) -> list[str]:

@@ -1,7 +1,8 @@
 """`python -m bench.run`: bnviz's Trainer vs a bare PyTorch loop vs the article's Keras program, into bench/out/.
 
 Contenders and configs are measured round-robin, each measurement in a fresh process (see bench/worker.py),
-and summarized by the median over repeats. Sections: throughput (the table), drift, denormal, startup
+and summarized by the median over repeats. Sections: throughput (the table), interleaved (bare loop and Trainer
+in one process), drift, denormal, startup
 (time to the first record), size (run-record bytes) and browser (the lab in headless Chromium); --only picks
 some of them.
 """
@@ -18,7 +19,7 @@ from bench import common, sections
 from bench.report import write_markdown
 from bench.workers import ROOT, Workers
 
-SECTIONS = ("throughput", "drift", "denormal", "startup", "size", "browser")
+SECTIONS = ("throughput", "interleaved", "drift", "denormal", "startup", "size", "browser")
 
 
 def parse_args(argv=None) -> argparse.Namespace:

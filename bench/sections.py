@@ -12,12 +12,14 @@ import subprocess
 from bench import browser as browser_probe
 from bench import denormal as denormal_probe
 from bench.workers import ROOT
+from bnviz.config import RunConfig
 
 CONTENDERS = {"bare": "bench.bare_loop", "bnviz": "bench.bnviz_trainer", "keras": "bench.keras_seed"}
 PROBES = "bench.probes"
 TARGET_B_OVER_A = {8: 0.90}  # else 0.95 (issue 4)
 TARGET_B_OVER_C = 1.3  # at batch 32 with BN
 BROWSER_BATCH = 64  # the browser tests' batch size
+RECORD_EVERY = RunConfig().record_every
 
 
 def machine(args) -> dict:
@@ -135,6 +137,23 @@ def denormal(workers, args, log) -> dict:
                              "ms_per_step": statistics.median(r["ms_per_step"] for r in ok),
                              "flushed": ok[0]["flushed"], "denormal_grads": ok[0]["denormal_grads"]}
     return {"late_state": state, "runs": runs, "summary": summary}
+
+
+# --- interleaved -------------------------------------------------------------------------------
+def interleaved(workers, args, log) -> list[dict]:
+    """b/a from the bare loop and the Trainer stepped in alternating blocks in one process, with BN."""
+    rows = []
+    for batch_size in args.batch_sizes:
+        # Blocks of whole snapshot periods, so that each holds as many recorded steps.
+        steps = max(1, round(args.steps[batch_size] / 5 / RECORD_EVERY)) * RECORD_EVERY
+        job = {"task": "interleaved", "batch_size": batch_size, "norm": "batch", "warmup": args.warmup,
+               "steps": steps, "blocks": 3 if args.quick else 8, "device": args.device}
+        answer = dict(job, **workers.run(PROBES, job))
+        rows.append(answer)
+        shown = "FAILED" if "error" in answer else (f"bare {answer['bare_ms']:.1f} ms, bnviz {answer['bnviz_ms']:.1f} "
+                                                     f"ms per step, b/a {answer['b_over_a']:.3f}")
+        log(f"interleaved, batch {batch_size}: {shown}")
+    return rows
 
 
 # --- startup and size -------------------------------------------------------------------------------
