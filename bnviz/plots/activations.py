@@ -58,11 +58,12 @@ def histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
             continue
         widths = np.diff(edges)
         density = counts / (counts.sum() * widths)
+        mean, std = (float(m[row] if channel is None else m[row, channel]) for m in (means, stds))
+        # One legend entry per kind, with its moments: four entries wrap into the title on a narrow chart.
         bars.append({"type": "bar", "x": edges[:-1] + widths / 2, "y": density, "width": widths,
-                     "name": KIND_LABELS[kind], "legendgroup": kind, "opacity": 0.55,
+                     "name": f"{KIND_LABELS[kind]}: {_moments_text(mean, std)}", "legendgroup": kind, "opacity": 0.55,
                      "marker": {"color": KIND_COLORS[kind], "line": {"width": 0}},
                      "hovertemplate": f"{kind}<br>value %{{x:.3g}}<br>density %{{y:.3g}}<extra></extra>"})
-        mean, std = (float(m[row] if channel is None else m[row, channel]) for m in (means, stds))
         moments.append((kind, mean, std, density.max()))
     top = 1.08 * max((m[3] for m in moments), default=1.0)
     lines = [line for kind, mean, std, _ in moments for line in _moment_lines(kind, mean, std, top)]
@@ -80,15 +81,20 @@ def _moment_lines(kind: str, mean: float, std: float, top: float) -> list[dict]:
     if not (np.isfinite(mean) and np.isfinite(std)):
         return []
     color = KIND_COLORS[kind]
-    common = {"type": "scatter", "mode": "lines", "legendgroup": kind, "hoverinfo": "skip"}
+    common = {"type": "scatter", "mode": "lines", "legendgroup": kind, "hoverinfo": "skip", "showlegend": False}
     nan = np.nan
-    # Round the mean at the std's scale: a normalized mean of -1e-16 reads as 0.00.
-    decimals = max(0, 2 - int(np.floor(np.log10(std)))) if std > 0 else 3
-    name = f"{kind} mean {round(mean, decimals) + 0.0:.{decimals}f}, std {std:.3g}"
-    return [{**common, "x": [mean, mean], "y": [0, top], "line": {"color": color, "width": 3}, "name": name},
+    return [{**common, "x": [mean, mean], "y": [0, top], "line": {"color": color, "width": 3},
+             "name": f"{kind} {_moments_text(mean, std)}"},
             {**common, "x": [mean - std, mean - std, nan, mean + std, mean + std], "y": [0, top, nan, 0, top],
-             "line": {"color": color, "width": 2, "dash": "dot"}, "showlegend": False,
-             "name": f"{kind} mean +- std"}]
+             "line": {"color": color, "width": 2, "dash": "dot"}, "name": f"{kind} mean +- std"}]
+
+
+def _moments_text(mean: float, std: float) -> str:
+    """'mean 0.00, std 1.01', the mean rounded at the std's scale: a normalized mean of -1e-16 reads as 0.00."""
+    if not (np.isfinite(mean) and np.isfinite(std)):
+        return f"mean {mean:.3g}, std {std:.3g}"
+    decimals = max(0, 2 - int(np.floor(np.log10(std)))) if std > 0 else 3
+    return f"mean {round(mean, decimals) + 0.0:.{decimals}f}, std {std:.3g}"
 
 
 def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
@@ -130,9 +136,8 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
     layout = base_layout(f"{site}: distribution over training", uirevision=f"bands:{site}",
                          hovermode="x unified", **grid(1, 2, titles))
     for index in (1, 2):
-        xaxis, yaxis = axis_names(index)
-        layout[xaxis]["title"] = {"text": "training step"}
-        layout[yaxis]["title"] = {"text": VALUE_TITLE}
+        layout[axis_names(index)[0]]["title"] = {"text": "training step"}
+    layout["yaxis"]["title"] = {"text": VALUE_TITLE}  # the right panel's would run into the left one
     layout["shapes"], marks = divergence_marks(record, [1, 2])
     layout["annotations"] += marks
     return figure(data, layout)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -121,7 +123,8 @@ def training_figure(record: RunRecord) -> go.Figure:
     layout["shapes"] = shapes
     layout["annotations"] += marks
     if not has_evals:
-        layout["annotations"].append({"text": NO_EVALS_HINT, "xref": "x3 domain", "x": 0.5, "yref": "y3 domain",
+        hint = "<br>".join(textwrap.wrap(NO_EVALS_HINT, 30))  # within its panel, a third of the chart's width
+        layout["annotations"].append({"text": hint, "xref": "x3 domain", "x": 0.5, "yref": "y3 domain",
                                       "y": 0.5, "showarrow": False, "font": {"color": REFERENCE_COLOR}})
     return figure(data, layout)
 

@@ -32,7 +32,6 @@ def histograms_figure(look: Look, kinds: tuple[str, ...], title: str) -> go.Figu
     layout = base_layout(f"{look.site}, {_which(look)}: {title}", uirevision=f"micro:{title}", barmode="overlay",
                          bargap=0, shapes=shapes, height=420, xaxis={"title": {"text": "activation value"}},
                          yaxis={"title": {"text": "density"}})
-    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
     return go.Figure(data, layout)
 
 
@@ -61,7 +60,6 @@ def eps_figure(look: Look) -> go.Figure:
     layout = base_layout(f"{look.site}: where eps bites (each dot is a channel)", uirevision="micro:eps",
                          height=420, xaxis={"type": "log", "title": {"text": "batch variance of pre (log)"}},
                          yaxis={"title": {"text": "std of post"}, "rangemode": "tozero"})
-    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
     return go.Figure(data, layout)
 
 
@@ -75,5 +73,4 @@ def means_figure(look: Look) -> go.Figure:
                                marker={"color": RUNNING_COLOR, "size": 10, "symbol": "diamond-open"}))
     layout = base_layout(f"{look.site}: the mean each mode subtracts", uirevision="micro:means", height=420,
                          xaxis={"title": {"text": "channel"}}, yaxis={"title": {"text": "mean of pre"}})
-    layout["legend"] = {"orientation": "h", "x": 0, "y": -0.2, "yanchor": "top"}
     return go.Figure(data, layout)

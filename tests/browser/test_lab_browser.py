@@ -163,7 +163,9 @@ def test_microscope_page_answers_a_slider_move(server, new_page, shots):
     page.get_by_role("link", name="Microscope: one batch").click()
     compute = page.locator('[data-testid="stMetric"]').filter(has_text="Compute")
     compute.wait_for(timeout=30000)
-    assert chart(page, "pre vs post").count() == 1 and chart(page, "where eps bites").count() == 1
+    # The charts draw once plotly.js is in (the page's first chart loads it), a moment after the metrics.
+    wait_for(lambda: chart(page, "pre vs post").count() == 1 and chart(page, "where eps bites").count() == 1,
+             20, "the microscope's charts")
     before = page.locator('[data-testid="stMetric"]').filter(has_text="Post std").inner_text()
     slider = page.get_by_role("slider").nth(1)  # batch size, then eps
     slider.focus()
