@@ -1,8 +1,8 @@
 """The lab in headless Chromium, as a visitor uses it: Train click to the first charts, the gaps between chart
 updates, and training throughput inside the app with the CPU the browser and the server take (from /proc).
 
-The browser runs on the same machine as the server, as in the browser tests: on a small machine they share
-its cores, which is the point of measuring it.
+The browser runs on the same machine as the server, as in the browser tests, which share this module's way
+of serving the lab and of timing the charts: on a small machine they share its cores, which is the point.
 """
 
 from __future__ import annotations
@@ -14,67 +14,114 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
-# The page's own clock (a Playwright poll waits behind the renderer): the Train click, the first moment both
-# the histograms and the gradient-norm lines are on screen, and each new last step of the gradient-norm chart.
-WATCH = """() => {
-  const watch = window.bnvizWatch = {click: null, first: null, changes: []};
-  const grad = () => [...document.querySelectorAll('.js-plotly-plot')].find(plot =>
-    (plot.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
-  const histogram = () => [...document.querySelectorAll('.gtitle')].some(t => / at step \\d+/.test(t.textContent));
+# The page's own clock: when the Train button is clicked, when the DOM first holds the histograms and the
+# gradient-norm lines, and each time that chart plots a new last step. A Playwright poll waits behind the
+# renderer's work (up to a second while plotly draws), so it would time the harness as much as the page.
+WATCH_CHARTS = """() => {
+  const watch = window.bnvizWatch = {click: null, first: null, changes: [], plot: null};
+  const gradChart = window.bnvizGradChart = () => [...document.querySelectorAll('.js-plotly-plot')].find(chart =>
+    (chart.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
+  const gradDrawn = () => !!gradChart()?.querySelector('.scatterlayer .trace');
+  const lastStep = () => {  // the last step the gradient-norm chart plots
+    const x = gradChart()?._fullData?.[0]?.x;
+    return x && x.length ? String(x[x.length - 1]) : null;
+  };
+  const histogram = () => [...document.querySelectorAll('.gtitle')]
+    .some(title => /block1\\.norm at step/.test(title.textContent));
   let shown = null;
   new MutationObserver(() => {
     if (watch.click === null) return;
-    const x = grad()?._fullData?.[0]?.x;
-    if (watch.first === null && x && histogram()) watch.first = performance.now();
-    const last = x && x.length ? String(x[x.length - 1]) : null;
-    if (last && last !== shown) {
+    if (watch.first === null && gradDrawn() && histogram()) {
+      watch.first = performance.now();
+      watch.plot = gradChart();
+    }
+    const step = lastStep();
+    if (step && step !== shown) {
       if (shown !== null) watch.changes.push(performance.now());
-      shown = last;
+      shown = step;
     }
   }).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['d']});
 }"""
+TIME_CLICK = "button => button.addEventListener('click', () => { window.bnvizWatch.click = performance.now(); })"
 PROGRESS_STEP = re.compile(r"step ([\d,]+) /")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving_lab(root: Path, log_path: Path, start_timeout_s: float = 60):
+    """`streamlit run app.py` on a free loopback port; yields (URL, PID) once /_stcore/health answers ok,
+    and stops the server by its PID at the end. RuntimeError, with the server's log, if it never gets there."""
+    port = free_port()
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            _wait_for_health(url, process, log_path, start_timeout_s)
+            yield url, process.pid
+        finally:
+            os.kill(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.kill(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def _wait_for_health(url: str, process: subprocess.Popen, log_path: Path, timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
+                if response.read().decode().strip() == "ok":
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{url}/_stcore/health not ok after {timeout_s:.0f} s:\n{log_path.read_text()}")
+        time.sleep(0.2)
 
 
 def lab_in_browser(root: Path, batch_size: int, warm_s: float, window_s: float, log_path: Path) -> dict:
     """Start the lab, train at `batch_size` in Chromium, and measure over `window_s` after `warm_s`."""
     from playwright.sync_api import sync_playwright  # a bench (and dev) dependency, not the app's
 
-    port = _free_port()
-    with open(log_path, "w") as log:
-        server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port)],
-                                  cwd=root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        _wait_for_health(url)
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
-            page = browser.new_page(viewport={"width": 1500, "height": 1100})
-            page.goto(f"{url}/?steps=100000&batch_size={batch_size}")
-            page.wait_for_function("window.Plotly !== undefined", timeout=60000)  # the empty charts are drawn
-            page.evaluate(WATCH)
-            train = page.get_by_role("button", name="Train", exact=True)
-            train.evaluate("b => b.addEventListener('click', () => { window.bnvizWatch.click = performance.now(); })")
-            train.click()
-            page.wait_for_function("window.bnvizWatch.first !== null", timeout=60000)
-            time.sleep(warm_s)
-            chromium = _chromium_processes()
-            steps0, browser0, server0, start = _steps(page), _cpu_s(chromium), _cpu_s([server.pid]), time.monotonic()
-            time.sleep(window_s)
-            steps1, browser1, server1 = _steps(page), _cpu_s(chromium), _cpu_s([server.pid])
-            seconds = time.monotonic() - start
-            watch = page.evaluate("window.bnvizWatch")
-            browser.close()
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(30)
+    with serving_lab(root, log_path) as (url, server), sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        page.goto(f"{url}/?steps=100000&batch_size={batch_size}")
+        page.wait_for_function("window.Plotly !== undefined", timeout=60000)  # the empty charts are drawn
+        page.evaluate(WATCH_CHARTS)
+        train = page.get_by_role("button", name="Train", exact=True)
+        train.evaluate(TIME_CLICK)
+        train.click()
+        page.wait_for_function("window.bnvizWatch.first !== null", timeout=60000)
+        time.sleep(warm_s)
+        chromium = _chromium_processes()
+        steps0, browser0, server0, start = _steps(page), _cpu_s(chromium), _cpu_s([server]), time.monotonic()
+        time.sleep(window_s)
+        steps1, browser1, server1 = _steps(page), _cpu_s(chromium), _cpu_s([server])
+        seconds = time.monotonic() - start
+        watch = page.evaluate("({...window.bnvizWatch, plot: null})")
+        browser.close()
     changes = watch["changes"]
     return {"batch_size": batch_size, "window_s": round(seconds, 1),
             "first_chart_s": round((watch["first"] - watch["click"]) / 1000, 2),
@@ -88,24 +135,6 @@ def _steps(page) -> int:
     """Steps trained so far, from the progress line ("step 1,234 / 100,000 · ...")."""
     text = page.locator('[data-testid="stProgress"]').first.inner_text()
     return int(PROGRESS_STEP.search(text).group(1).replace(",", ""))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _wait_for_health(url: str, timeout_s: float = 60):
-    end = time.monotonic() + timeout_s
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                return
-        except OSError:
-            if time.monotonic() > end:
-                raise RuntimeError(f"the lab did not answer at {url} within {timeout_s:.0f} s")
-            time.sleep(0.3)
 
 
 def _chromium_processes() -> list[int]:

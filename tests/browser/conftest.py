@@ -7,21 +7,13 @@ Debian's chromium; `pytest -m "not browser"` leaves them out on purpose.
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
+from bench.browser import CHROMIUM, CHROMIUM_FLAGS, serving_lab
+
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("BNVIZ_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
 LAST_ELEMENT = "bnviz · live BatchNorm lab"  # the lab's footer: drawn at the end of its first script run
 SHOTS = Path(os.environ.get("BNVIZ_SCREENSHOTS", ROOT / "test-artifacts" / "browser"))
 SERVER_START_S = 60
@@ -36,12 +28,6 @@ def _unavailable(reason: str):
     pytest.fail(f"{reason} (`make chromium` installs Debian's chromium; `-m 'not browser'` leaves these tests out)")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def shots() -> Path:
     """Where screenshots go; printed at the end of the run."""
@@ -52,38 +38,10 @@ def shots() -> Path:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """The app's base URL; the server is stopped by its PID at the end."""
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "server.log"
-    log = open(log_path, "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + SERVER_START_S
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"streamlit exited with {process.returncode}:\n{log_path.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-                    if response.read().decode().strip() == "ok":
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"{url}/_stcore/health not ok after {SERVER_START_S} s:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    """The app's base URL; the server is stopped by its PID at the end (a server that never answers health
+    errors the tests, with its log)."""
+    with serving_lab(ROOT, tmp_path_factory.mktemp("streamlit") / "server.log", SERVER_START_S) as (url, _):
         yield url
-    finally:
-        os.kill(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.kill(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
 
 
 @pytest.fixture(scope="session")

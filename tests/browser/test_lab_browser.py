@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from bench.browser import TIME_CLICK, WATCH_CHARTS
+
 pytestmark = pytest.mark.browser
 
 HISTOGRAM = re.compile(r"block1\.norm at step (\d+)")
@@ -27,37 +29,6 @@ def histogram_step(page) -> int | None:
 def grad_norm_drawn(page) -> bool:
     """The gradient-norm chart has lines (the chart before the first run has none)."""
     return chart(page, "Gradient norm per layer").locator(".scatterlayer .trace").count() > 0
-
-
-# The page's own clock: when the Train button is clicked, when the DOM first holds the histograms and the
-# gradient-norm lines, and each time that chart plots a new last step. A Playwright poll waits behind the
-# renderer's work (up to a second while plotly draws), so it would time the test harness as much as the page.
-WATCH_CHARTS = """() => {
-  const watch = window.bnvizWatch = {click: null, first: null, changes: [], plot: null};
-  const gradChart = window.bnvizGradChart = () => [...document.querySelectorAll('.js-plotly-plot')].find(chart =>
-    (chart.querySelector('.gtitle')?.textContent || '').includes('Gradient norm per layer'));
-  const gradDrawn = () => !!gradChart()?.querySelector('.scatterlayer .trace');
-  const lastStep = () => {  // the last step the gradient-norm chart plots
-    const x = gradChart()?._fullData?.[0]?.x;
-    return x && x.length ? String(x[x.length - 1]) : null;
-  };
-  const histogram = () => [...document.querySelectorAll('.gtitle')]
-    .some(title => /block1\\.norm at step/.test(title.textContent));
-  let shown = null;
-  new MutationObserver(() => {
-    if (watch.click === null) return;
-    if (watch.first === null && gradDrawn() && histogram()) {
-      watch.first = performance.now();
-      watch.plot = gradChart();
-    }
-    const step = lastStep();
-    if (step && step !== shown) {
-      if (shown !== null) watch.changes.push(performance.now());
-      shown = step;
-    }
-  }).observe(document.body, {subtree: true, childList: true, characterData: true, attributeFilter: ['d']});
-}"""
-TIME_CLICK = "button => button.addEventListener('click', () => { window.bnvizWatch.click = performance.now(); })"
 
 
 def watched(page) -> dict:
