@@ -48,18 +48,39 @@ def window_stats(ms: np.ndarray) -> dict:
 def interleaved(job: dict) -> dict:
     """The bare loop and the Trainer in one process, stepped in alternating blocks of `steps`: what recording
     costs, free of the process-to-process variance (the same bare loop in fresh processes varies by ~10%).
-    Medians over `blocks`, so a block that holds a test-set evaluation does not count."""
+    The order alternates (bare first, then bnviz first) so neither always follows the other; b/a is the median
+    of each round's ratio, so a slow moment of the machine, or a block that holds a test-set evaluation,
+    counts once. Then the Trainer alone, one step at a time: a recorded step's extra cost over a plain one."""
     bare, trainer = BareLoop(job), Trainer(config(job))
     bare.step(job["warmup"])
     trainer.step(job["warmup"])
     bare_ms, bnviz_ms = [], []
-    for _ in range(job["blocks"]):
-        for loop, times in ((bare, bare_ms), (trainer, bnviz_ms)):
+    for block in range(job["blocks"]):
+        pair = [(bare, bare_ms), (trainer, bnviz_ms)]
+        for loop, times in pair if block % 2 == 0 else pair[::-1]:
             start = clock(bare.device)
             loop.step(job["steps"])
             times.append((clock(bare.device) - start) * 1000 / job["steps"])
-    bare_median, bnviz_median = float(np.median(bare_ms)), float(np.median(bnviz_ms))
-    return dict(job, bare_ms=bare_median, bnviz_ms=bnviz_median, b_over_a=bare_median / bnviz_median)
+    ratios = np.array(bare_ms) / np.array(bnviz_ms)
+    recorded, plain = recorded_step_cost(trainer, job["single_steps"])
+    return dict(job, bare_ms=float(np.median(bare_ms)), bnviz_ms=float(np.median(bnviz_ms)),
+                b_over_a=float(np.median(ratios)), b_over_a_quartiles=np.percentile(ratios, [25, 75]).tolist(),
+                plain_step_ms=plain, recorded_step_ms=recorded,
+                # what recording adds per step on average: a recorded step's extra, once per period
+                recording_share=(recorded - plain) / trainer.record.snapshot_every / plain)
+
+
+def recorded_step_cost(trainer: Trainer, steps: int) -> tuple[float, float]:
+    """Median ms of a recorded (snapshot) step and of a plain step, stepping one at a time."""
+    recorded, plain = [], []
+    for _ in range(steps):
+        snapshot = trainer.steps_done % trainer.record.snapshot_every == 0
+        evaluation = (trainer.steps_done + 1) % trainer.cfg.eval_interval == 0
+        start = clock(trainer.device.type)
+        trainer.step(1)
+        if not evaluation:
+            (recorded if snapshot else plain).append((clock(trainer.device.type) - start) * 1000)
+    return float(np.median(recorded)), float(np.median(plain))
 
 
 def first_record(job: dict) -> dict:

@@ -72,16 +72,23 @@ def _throughput(section: dict, settings: dict) -> list[str]:
 
 
 def _interleaved(section: list[dict], settings: dict) -> list[str]:
+    header = ("| batch | blocks x steps | a. bare ms/step | b. bnviz ms/step | b/a (quartiles) | recorded step ms "
+              "| plain step ms | recording per step |")
     lines = ["## Recording's cost in one process (BN; bare loop and Trainer stepped in alternating blocks)", "",
-             "| batch | blocks x steps | a. bare ms/step | b. bnviz ms/step | b/a |", "|---:|---:|---:|---:|---:|"]
+             header, "|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for row in section:
         if "error" in row:
-            lines.append(f"| {row['batch_size']} | - | - | - | failed |")
+            lines.append(f"| {row['batch_size']} | - | - | - | failed | | | |")
         else:
+            low, high = row["b_over_a_quartiles"]
             lines.append(f"| {row['batch_size']} | {row['blocks']} x {row['steps']} | {row['bare_ms']:.1f} | "
-                         f"{row['bnviz_ms']:.1f} | {row['b_over_a']:.3f} |")
-    return lines + ["", "Medians over the blocks (a block holding a test-set evaluation does not count): the cost "
-                        "of recording without the variance between fresh processes."]
+                         f"{row['bnviz_ms']:.1f} | {row['b_over_a']:.3f} ({low:.3f}-{high:.3f}) | "
+                         f"{row['recorded_step_ms']:.1f} | {row['plain_step_ms']:.1f} | "
+                         f"{100 * row['recording_share']:.1f}% |")
+    return lines + ["", "b/a: the median of each round's ratio (the order alternates; a round holding a test-set "
+                        "evaluation counts once), without the variance between fresh processes. Recorded vs plain "
+                        "step: medians over single steps of the Trainer; 'recording per step' is a recorded step's "
+                        "extra time, once per snapshot period, over a plain step."]
 
 
 def _drift(section: list[dict], settings: dict) -> list[str]:

@@ -5,10 +5,11 @@ few microseconds. An armed step measures, on the device and without a host sync:
 - from an evenly strided subsample of at most SAMPLE_SIZE values per tensor (the same positions for
   pre and post, every channel and pixel position represented): mean, std, a `hist_bins`-bin histogram
   per channel, the saturated fraction and the count of non-finite values, which are left out of
-  everything else; percentiles from every PERCENTILE_STRIDE-th value of that subsample (a sort is the
-  costliest step, so it gets the smaller sample);
-- for BatchNorm sites, from the full input: the per-channel batch mean and (biased) variance that the
-  layer normalizes with, next to its running statistics and gamma/beta.
+  everything else; percentiles from PERCENTILE_SAMPLES evenly strided values of that subsample (a sort
+  is the costliest step, so it gets the smaller sample);
+- for BatchNorm sites: the per-channel batch mean and (biased) variance that the layer normalized with,
+  as it kept them for its backward pass (computed from the full input where it kept none), next to its
+  running statistics and gamma/beta.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ import torch
 from torch import nn
 
 from bnviz.models import blocks
-from bnviz.record import PERCENTILES
+from bnviz.record import KINDS, PERCENTILES
 
-SAMPLE_SIZE = 16384  # values per tensor: ~0.5 ms of work per tensor on 2 CPU cores; fits uint16 counts
+SAMPLE_SIZE = 16384  # values per tensor: ~0.8 ms of work per tensor on this 2-core CPU; fits uint16 counts
 PERCENTILE_SAMPLES = 2048  # values sorted for the percentiles (the sort dominates): median within ~0.03 std
 
 # Saturated (or dead) region of each activation, judged on its output a.
@@ -72,68 +73,83 @@ class Recorder:
     def _hook(self, site: str):
         def hook(module, inputs, output):
             if self.armed:
-                self._measure(site, module, inputs[0].detach(), output.detach())
+                self._measure(site, module, inputs[0].detach(), output)
         return hook
 
     def _measure(self, site: str, module: nn.Module, pre: torch.Tensor, post: torch.Tensor):
         block = self.blocks[site]
-        stride, channel = self._sample(pre.shape, pre.device)
-        values = {}
-        for kind, tensor in (("pre", pre), ("post", post)):
-            values[kind] = tensor.reshape(-1)[::stride]
-            self._measured.update(self._distribution(f"{site}/{kind}/", values[kind], channel, block.width))
+        stride, slot = self._sample(pre.shape, pre.device)
+        # pre and post at the same positions, one row each: every op below measures both at once (on a
+        # CPU a snapshot's cost is mostly per-op overhead, the samples are small).
+        values = torch.stack([pre.reshape(-1)[::stride], post.detach().reshape(-1)[::stride]])
+        finite = (values - values) == 0  # x - x is 0 unless x is inf or nan: half the ops of isfinite
+        self._measured.update(self._distributions(site, values, finite, slot, block.width))
         # The activation's output: the norm's input when the norm follows it, else act(norm output).
-        act_out = values["pre"] if not block.norm_first else block.act(values["post"])
-        finite = torch.isfinite(act_out)
-        self._measured[f"{site}/saturated"] = (self.saturated(act_out) & finite).sum() / finite.sum().clamp(min=1)
+        if block.norm_first:
+            act_out = block.act(values[1])
+            act_finite = torch.isfinite(act_out)
+        else:
+            act_out, act_finite = values[0], finite[0]
+        self._measured[f"{site}/saturated"] = ((self.saturated(act_out) & act_finite).sum()
+                                              / act_finite.sum().clamp(min=1))
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            self._measured.update(self._batchnorm(site, module, pre))
+            self._measured.update(self._batchnorm(site, module, pre, post.grad_fn))
 
     def _sample(self, shape: torch.Size, device: torch.device) -> tuple[int, torch.Tensor]:
-        """The sampling stride for a tensor of this shape, and the channel of each sampled value."""
+        """The sampling stride for a tensor of this shape, and each sampled value's slot: its channel in
+        row 0 (pre), channel + channels in row 1 (post)."""
         key = (tuple(shape), device)
         if key not in self._samples:
-            numel = shape.numel()
+            numel, channels = shape.numel(), shape[1]
             pixels = shape[2:].numel() if len(shape) > 2 else 1
             stride = max(1, math.ceil(numel / self.sample_size))
-            while stride > 1 and math.gcd(stride, pixels * shape[1]) != 1:
+            while stride > 1 and math.gcd(stride, pixels * channels) != 1:
                 stride += 1  # coprime with C*H*W: the samples sweep every channel and pixel position
-            positions = torch.arange(0, numel, stride, device=device)
-            self._samples[key] = (stride, (positions // pixels) % shape[1])
+            channel = (torch.arange(0, numel, stride, device=device) // pixels) % channels
+            rows = torch.arange(len(KINDS), device=device)[:, None]
+            self._samples[key] = (stride, channel + rows * channels)
         return self._samples[key]
 
-    def _distribution(self, prefix: str, v: torch.Tensor, channel: torch.Tensor, channels: int) -> dict:
-        """Mean, std, range, percentiles and per-channel histogram/mean/std of a sample, in ~15 ops."""
-        finite = torch.isfinite(v)
-        zeroed = torch.where(finite, v, 0).double()  # float64 sums: E[x^2] - E[x]^2 stays accurate
-        ch_sum = torch.bincount(channel, weights=zeroed, minlength=channels)
-        ch_sq = torch.bincount(channel, weights=zeroed * zeroed, minlength=channels)
-        count = finite.sum()
-        mean = ch_sum.sum() / count.clamp(min=1)
+    def _distributions(self, site: str, values: torch.Tensor, finite: torch.Tensor, slot: torch.Tensor,
+                       channels: int) -> dict:
+        """Mean, std, range, percentiles and per-channel histogram/mean/std of each row of `values`
+        (one row per kind), in ~25 ops for both rows."""
+        rows, slots = len(values), len(values) * channels
+        zeroed = torch.where(finite, values, 0).double()  # float64 sums: E[x^2] - E[x]^2 stays accurate
+        ch_sum = torch.bincount(slot.reshape(-1), weights=zeroed.reshape(-1), minlength=slots).view(rows, channels)
+        ch_sq = torch.bincount(slot.reshape(-1), weights=zeroed.square().reshape(-1),
+                               minlength=slots).view(rows, channels)
+        count = finite.sum(1)
+        mean = ch_sum.sum(1) / count.clamp(min=1)
         # Non-finite values take the mean's place for the range, then an overflow slot that is dropped.
-        filled = torch.where(finite, v, mean.to(v.dtype)).float()
-        lo, hi = torch.aminmax(filled)
+        filled = torch.where(finite, values, mean[:, None].to(values.dtype)).float()
+        lo, hi = torch.aminmax(filled, dim=1)
         scale = self.bins / (hi - lo).clamp(min=1e-12)
-        bins = ((filled - lo) * scale).floor_().clamp_(0, self.bins - 1).long()
-        key = torch.where(finite, channel * self.bins + bins, channels * self.bins)
-        counts = torch.bincount(key, minlength=channels * self.bins + 1)[:-1].view(channels, self.bins)
-        ch_count = counts.sum(1).clamp(min=1)
+        bins = ((filled - lo[:, None]) * scale[:, None]).floor_().clamp_(0, self.bins - 1).long()
+        key = torch.where(finite, slot * self.bins + bins, slots * self.bins)
+        counts = torch.bincount(key.reshape(-1), minlength=slots * self.bins + 1)[:-1].view(rows, channels, self.bins)
+        ch_count = counts.sum(2).clamp(min=1)
         ch_mean = ch_sum / ch_count
         ch_std = (ch_sq / ch_count - ch_mean ** 2).clamp(min=0).sqrt()
-        std = (ch_sq.sum() / count.clamp(min=1) - mean ** 2).clamp(min=0).sqrt()
-        stride = max(1, len(v) // self.percentile_samples)
-        percentiles = _percentiles(v[::stride].float(), finite[::stride], self._quantiles.to(v.device))
-        return {prefix + "mean": mean.float(), prefix + "std": std.float(), prefix + "range": torch.stack([lo, hi]),
-                prefix + "percentiles": percentiles,
-                prefix + "channel_hist": counts, prefix + "channel_mean": ch_mean.float(),
-                prefix + "channel_std": ch_std.float(), prefix + "nonfinite": v.numel() - count}
+        std = (ch_sq.sum(1) / count.clamp(min=1) - mean ** 2).clamp(min=0).sqrt()
+        stride = max(1, values.shape[1] // self.percentile_samples)
+        percentiles = _percentiles(values[:, ::stride].float(), finite[:, ::stride], self._quantiles.to(values.device))
+        stats = {"mean": mean.float(), "std": std.float(), "range": torch.stack([lo, hi], 1),
+                 "percentiles": percentiles, "channel_hist": counts, "channel_mean": ch_mean.float(),
+                 "channel_std": ch_std.float(), "nonfinite": values.shape[1] - count}
+        return {f"{site}/{kind}/{name}": stat[row] for row, kind in enumerate(KINDS) for name, stat in stats.items()}
 
     @staticmethod
-    def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor) -> dict:
-        dims = [0] + list(range(2, pre.dim()))
-        # Two passes: torch.var_mean over (N, H, W) is 4-6x slower on CPU for the same numbers.
-        mean = pre.mean(dims, keepdim=True)
-        batch_var, batch_mean = (pre - mean).square().mean(dims), mean.reshape(-1)
+    def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor, node) -> dict:
+        if type(node).__name__ == "NativeBatchNormBackward0" and node._saved_training:
+            # The mean and 1/sqrt(var + eps) the layer normalized with, kept for its backward: free.
+            batch_mean = node._saved_result1.detach()
+            batch_var = (node._saved_result2.detach().pow(-2) - module.eps).clamp(min=0)
+        else:  # no autograd record (no_grad) or another kernel (cuDNN): compute them
+            dims = [0] + list(range(2, pre.dim()))
+            # Two passes: torch.var_mean over (N, H, W) is 4-6x slower on CPU for the same numbers.
+            mean = pre.mean(dims, keepdim=True)
+            batch_var, batch_mean = (pre - mean).square().mean(dims), mean.reshape(-1)
         ones = torch.ones_like(batch_mean)
         return {f"{site}/batch_mean": batch_mean, f"{site}/batch_var": batch_var,
                 f"{site}/running_mean": module.running_mean.detach().clone(),
@@ -143,11 +159,11 @@ class Recorder:
 
 
 def _percentiles(values: torch.Tensor, finite: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:
-    """Quantiles of the finite values, interpolated linearly as numpy does; no host sync."""
-    ordered = torch.where(finite, values, torch.inf).sort().values  # non-finite values sort last
-    last = (finite.sum() - 1).clamp(min=0)
+    """Quantiles of the finite values of each row, interpolated linearly as numpy does; no host sync."""
+    ordered = torch.where(finite, values, torch.inf).sort(dim=-1).values  # non-finite values sort last
+    last = (finite.sum(-1, keepdim=True) - 1).clamp(min=0)
     position = quantiles * last
     below = position.floor().long()
     above = torch.minimum(below + 1, last)
-    low, high = ordered[below], ordered[above]
+    low, high = ordered.gather(-1, below), ordered.gather(-1, above)
     return torch.where(torch.isfinite(high), low + (position - below) * (high - low), low)

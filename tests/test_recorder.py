@@ -57,6 +57,35 @@ def test_batch_statistics_are_what_pytorch_normalizes_with(images):
     recorder.close()
 
 
+@pytest.mark.parametrize("eps", [1e-5, 0.5])
+def test_batch_statistics_kept_for_backward_and_computed_ones_are_pytorchs(images, eps):
+    """With autograd on, the recorder reads what the layer kept for its backward pass (the mean and
+    1/sqrt(var + eps)); without it, it computes them. Both against torch.var_mean of the layer's input."""
+    cfg = RunConfig(eps=eps)
+    model = build_model(cfg).train()
+    recorder = Recorder(model, cfg.activation, cfg.hist_bins)
+    inputs, nodes = {}, {}
+
+    def keep(site):
+        def hook(module, args, output):
+            inputs[site], nodes[site] = args[0].detach(), output.grad_fn
+        return hook
+
+    for site, block in blocks(model).items():
+        block.norm.register_forward_hook(keep(site))
+    for grad in (True, False):
+        with torch.set_grad_enabled(grad):
+            recorder.arm()
+            model(images)
+            m = recorder.collect()
+        for site in ("block1.norm", "block2.norm"):
+            assert (type(nodes[site]).__name__ == "NativeBatchNormBackward0") is grad
+            var, mean = torch.var_mean(inputs[site], dim=(0, 2, 3), correction=0)
+            torch.testing.assert_close(m[f"{site}/batch_mean"], mean, atol=1e-5, rtol=1e-5)
+            torch.testing.assert_close(m[f"{site}/batch_var"], var, atol=1e-5, rtol=1e-4)
+    recorder.close()
+
+
 def test_large_eps_visibly_lowers_post_std(images):
     small = _measure(RunConfig(eps=1e-5), images)[2]
     large = _measure(RunConfig(eps=1.0), images)[2]
