@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from bnviz.config import ConfigError, RunConfig
 from bnviz.data import load_dataset
@@ -162,3 +163,42 @@ def test_shares_a_loaded_dataset():
     data = load_dataset("mnist-5k")
     trainer = Trainer(RunConfig(**FAST), dataset=data)
     assert trainer.x_train.shape == (4000, 1, 28, 28)
+
+
+# Ops whose result, or the size of their result, depends on tensor data: on a GPU each makes the host wait for
+# the device. `item()`, `bool(t)`, `int(t)` dispatch to _local_scalar_dense.
+HOST_SYNCING_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::masked_select", "aten::bincount",
+                    "aten::histc", "aten::_unique2", "aten::unique_dim", "aten::repeat_interleave", "aten::equal",
+                    "aten::is_nonzero"}
+
+
+class HostSyncs(TorchDispatchMode):
+    """Records every host-syncing op run under it, except `.item()` of the tensors in `exempt`."""
+
+    def __init__(self, exempt=()):
+        super().__init__()
+        self.exempt, self.seen = {id(t) for t in exempt}, []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        name = func._schema.name
+        if name in HOST_SYNCING_OPS and not (args and id(args[0]) in self.exempt):
+            self.seen.append(name)
+        return func(*args, **(kwargs or {}))
+
+
+@pytest.mark.parametrize("norm", ["batch", "group"])
+def test_one_host_transfer_per_recorded_step_and_no_other_sync(monkeypatch, norm):
+    """On a GPU the record costs one host sync per recorded step: every measurement stays a device tensor
+    until the trainer's single transfer (_to_host). Checked op by op here, where there is no GPU."""
+    import bnviz.trainer as trainer_module
+    trainer = Trainer(RunConfig(batch_size=16, steps=100, record_every=10, norm=norm))
+    trainer.step(1)  # Adam creates its state; its step counters live on the CPU (read with .item())
+    counters = [state["step"] for state in trainer.optimizer.state.values()]
+    transfers = []
+    to_host = trainer_module._to_host
+    monkeypatch.setattr(trainer_module, "_to_host", lambda tensors: transfers.append(1) or to_host(tensors))
+    with HostSyncs(exempt=counters) as syncs:
+        trainer.step(39)  # steps 1-39: recorded steps 10, 20, 30, then the last pending steps
+    assert syncs.seen == []
+    assert len(transfers) == 3 + 1
+    assert list(trainer.record.snapshots["step"]) == [0, 10, 20, 30]
