@@ -50,8 +50,10 @@ def interleaved(job: dict) -> dict:
     costs, free of the process-to-process variance (the same bare loop in fresh processes varies by ~10%).
     The order alternates (bare first, then bnviz first) so neither always follows the other; b/a is the median
     of each round's ratio, so a slow moment of the machine, or a block that holds a test-set evaluation,
-    counts once. Then the Trainer alone, one step at a time: a recorded step's extra cost over a plain one."""
-    bare, trainer = BareLoop(job), Trainer(config(job))
+    counts once. Then the Trainer alone, period by period: a recorded step's extra cost over a plain one."""
+    cfg = config(job)
+    total = job["warmup"] + job["blocks"] * job["steps"] + (job["periods"] + 1) * cfg.record_every + 1
+    bare, trainer = BareLoop(job), Trainer(cfg.replace(steps=max(cfg.steps, total)))  # never ends inside
     bare.step(job["warmup"])
     trainer.step(job["warmup"])
     bare_ms, bnviz_ms = [], []
@@ -62,7 +64,8 @@ def interleaved(job: dict) -> dict:
             loop.step(job["steps"])
             times.append((clock(bare.device) - start) * 1000 / job["steps"])
     ratios = np.array(bare_ms) / np.array(bnviz_ms)
-    recorded, plain = recorded_step_cost(trainer, job["single_steps"])
+    recorded, plain = recorded_step_cost(trainer, job["periods"])
+    assert not trainer.done, "the Trainer ended inside the probe: its steps were too few"
     return dict(job, bare_ms=float(np.median(bare_ms)), bnviz_ms=float(np.median(bnviz_ms)),
                 b_over_a=float(np.median(ratios)), b_over_a_quartiles=np.percentile(ratios, [25, 75]).tolist(),
                 plain_step_ms=plain, recorded_step_ms=recorded,
@@ -70,16 +73,22 @@ def interleaved(job: dict) -> dict:
                 recording_share=(recorded - plain) / trainer.record.snapshot_every / plain)
 
 
-def recorded_step_cost(trainer: Trainer, steps: int) -> tuple[float, float]:
-    """Median ms of a recorded (snapshot) step and of a plain step, stepping one at a time."""
+def recorded_step_cost(trainer: Trainer, periods: int) -> tuple[float, float]:
+    """Median ms of a recorded (snapshot) step and of a plain step, over whole snapshot periods stepped as
+    step(1) (the recorded step) then step(every - 1) (the plain ones): each pays the host transfers and
+    record appends it pays in training. A period that holds a test-set evaluation does not count."""
+    every, interval = trainer.record.snapshot_every, trainer.cfg.eval_interval
+    trainer.step(-trainer.steps_done % every)  # to the next recorded step
     recorded, plain = [], []
-    for _ in range(steps):
-        snapshot = trainer.steps_done % trainer.record.snapshot_every == 0
-        evaluation = (trainer.steps_done + 1) % trainer.cfg.eval_interval == 0
+    for _ in range(periods):
+        evaluates = (trainer.steps_done // interval) != ((trainer.steps_done + every) // interval)
         start = clock(trainer.device.type)
         trainer.step(1)
-        if not evaluation:
-            (recorded if snapshot else plain).append((clock(trainer.device.type) - start) * 1000)
+        middle = clock(trainer.device.type)
+        trainer.step(every - 1)
+        if not evaluates:
+            recorded.append((middle - start) * 1000)
+            plain.append((clock(trainer.device.type) - middle) * 1000 / (every - 1))
     return float(np.median(recorded)), float(np.median(plain))
 
 

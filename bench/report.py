@@ -87,8 +87,8 @@ def _interleaved(section: list[dict], settings: dict) -> list[str]:
                          f"{100 * row['recording_share']:.1f}% |")
     return lines + ["", "b/a: the median of each round's ratio (the order alternates; a round holding a test-set "
                         "evaluation counts once), without the variance between fresh processes. Recorded vs plain "
-                        "step: medians over single steps of the Trainer; 'recording per step' is a recorded step's "
-                        "extra time, once per snapshot period, over a plain step."]
+                        "step: medians over whole snapshot periods of the Trainer alone (step(1), then step(9)); "
+                        "'recording per step' is a recorded step's extra time, once per period, over a plain step."]
 
 
 def _drift(section: list[dict], settings: dict) -> list[str]:

@@ -148,11 +148,12 @@ def interleaved(workers, args, log) -> list[dict]:
         steps = max(1, round(args.steps[batch_size] / 5 / RECORD_EVERY)) * RECORD_EVERY
         job = {"task": "interleaved", "batch_size": batch_size, "norm": "batch", "warmup": args.warmup,
                "steps": steps, "blocks": 4 if args.quick else 12, "device": args.device,
-               "single_steps": 2 * RECORD_EVERY if args.quick else max(100, steps * 2)}
+               "periods": 2 if args.quick else max(10, 2 * steps // RECORD_EVERY)}  # then timed period by period
         answer = dict(job, **workers.run(PROBES, job))
         rows.append(answer)
         shown = "FAILED" if "error" in answer else (
-            f"bare {answer['bare_ms']:.1f} ms, bnviz {answer['bnviz_ms']:.1f} ms per step, b/a {answer['b_over_a']:.3f} "
+            f"bare {answer['bare_ms']:.1f} ms, bnviz {answer['bnviz_ms']:.1f} ms per step, "
+            f"b/a {answer['b_over_a']:.3f} "
             f"(quartiles {answer['b_over_a_quartiles'][0]:.3f}-{answer['b_over_a_quartiles'][1]:.3f}); a recorded "
             f"step {answer['recorded_step_ms']:.1f} ms vs {answer['plain_step_ms']:.1f}: "
             f"{100 * answer['recording_share']:.1f}% per step")

@@ -80,6 +80,8 @@ def test_batch_statistics_kept_for_backward_and_computed_ones_are_pytorchs(image
             m = recorder.collect()
         for site in ("block1.norm", "block2.norm"):
             assert (type(nodes[site]).__name__ == "NativeBatchNormBackward0") is grad
+            if grad:  # the very tensor the layer kept, not a recomputation
+                assert m[f"{site}/batch_mean"].data_ptr() == nodes[site]._saved_result1.data_ptr()
             var, mean = torch.var_mean(inputs[site], dim=(0, 2, 3), correction=0)
             torch.testing.assert_close(m[f"{site}/batch_mean"], mean, atol=1e-5, rtol=1e-5)
             torch.testing.assert_close(m[f"{site}/batch_var"], var, atol=1e-5, rtol=1e-4)
@@ -135,17 +137,26 @@ def test_statistics_match_numpy_on_a_known_distribution():
 
 
 def test_non_finite_values_are_counted_and_left_out():
-    cfg = RunConfig(norm="none")
+    cfg = RunConfig(norm="none", hist_bins=16)
     model = build_model(cfg)
     recorder = Recorder(model, cfg.activation, cfg.hist_bins, sample_size=10**7, percentile_samples=10**7)
-    x = torch.ones(4, 32, 26, 26)
-    x[0, 0, 0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
-    recorder._measure("block1.norm", blocks(model)["block1.norm"].norm, x, x)
+    post = torch.randn(4, 32, 26, 26, generator=torch.Generator().manual_seed(1))
+    pre = 2 * post + 1  # pre and post are measured together, row by row: they must not mix
+    pre[0, 0, 0, :3] = torch.tensor([float("nan"), float("inf"), -float("inf")])
+    recorder._measure("block1.norm", blocks(model)["block1.norm"].norm, pre, post)
     m = recorder.collect()
-    assert m["block1.norm/pre/nonfinite"].item() == 3
-    assert m["block1.norm/pre/mean"].item() == pytest.approx(1.0)
-    assert m["block1.norm/pre/channel_hist"].sum().item() == x.numel() - 3
-    assert torch.isfinite(m["block1.norm/pre/percentiles"]).all()
+    for kind, x, bad in (("pre", pre, 3), ("post", post, 0)):
+        values = x.numpy().ravel()
+        values = values[np.isfinite(values)]
+        assert m[f"block1.norm/{kind}/nonfinite"].item() == bad
+        assert m[f"block1.norm/{kind}/mean"].item() == pytest.approx(values.mean(), abs=1e-5)
+        np.testing.assert_allclose(m[f"block1.norm/{kind}/range"].numpy(), [values.min(), values.max()])
+        np.testing.assert_allclose(m[f"block1.norm/{kind}/percentiles"].numpy(), np.percentile(values, PERCENTILES),
+                                   rtol=1e-4, atol=1e-4)
+        counts = m[f"block1.norm/{kind}/channel_hist"]
+        assert counts.sum().item() == x.numel() - bad
+        expected, _ = np.histogram(values, bins=16, range=(values.min(), values.max()))
+        assert np.abs(counts.sum(0).numpy() - expected).sum() <= 4  # float rounding at bin edges only
 
 
 def test_dead_relu_fraction_before_placement_is_measured_on_the_activation_output(images):

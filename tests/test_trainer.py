@@ -173,7 +173,9 @@ HOST_SYNCING_OPS = {"aten::_local_scalar_dense", "aten::nonzero", "aten::masked_
 
 
 class HostSyncs(TorchDispatchMode):
-    """Records every host-syncing op run under it, except `.item()` of the tensors in `exempt`."""
+    """Records every host-syncing op run under it, except `.item()` of the tensors in `exempt`. It sees the ops
+    called from Python; copies to the host (`.cpu()`, `.numpy()`) dispatch nothing on a CPU run, so the
+    transfers are counted by wrapping the one function that makes them."""
 
     def __init__(self, exempt=()):
         super().__init__()
