@@ -15,7 +15,7 @@ from bench.bare_loop import BareLoop
 from bench.common import clock, config
 from bnviz.config import RunConfig
 from bnviz.data import load_dataset
-from bnviz.record import RunRecord
+from bnviz.record import STACK_EVERY, RunRecord
 from bnviz.trainer import Trainer
 
 
@@ -115,7 +115,8 @@ def record_size(job: dict) -> dict:
     seconds = clock() - start
     tables = {"steps": record.steps, "snapshots": record.snapshots, "evals": record.evals}
     rows = {name: len(series) for name, series in tables.items()}
-    appended = held_bytes(*tables.values())  # as the trainer left them, before anything read a column
+    appended = {name: held_bytes(series) for name, series in tables.items()}  # before anything read a column
+    pending = {name: max(map(len, series._rows.values()), default=0) for name, series in tables.items()}
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "run.npz"
         record.save(path)  # reads every column: all rows are stacked now
@@ -124,11 +125,13 @@ def record_size(job: dict) -> dict:
                       "deflated": deflated_bytes(series) / max(1, len(series))} for name, series in tables.items()}
     target = projected_rows(cfg, job["target_steps"])
     project = {kind: sum(per_row[t][kind] * target[t] for t in tables) for kind in ("raw", "deflated")}
-    return dict(job, seconds=seconds, rows=rows, npz_bytes=npz, appended_bytes=appended,
+    # Rows never read stay separate arrays until STACK_EVERY of them are stacked: what that costs over the stacked
+    # form is bounded by STACK_EVERY - 1 such rows per table, whatever the run's length.
+    unstacked = sum((appended[t] - held_bytes(tables[t])) / pending[t] * (STACK_EVERY - 1) for t in tables if pending[t])
+    return dict(job, seconds=seconds, rows=rows, npz_bytes=npz, appended_bytes=sum(appended.values()),
                 stacked_bytes=held_bytes(*tables.values()), per_row_bytes=per_row, target_rows=target,
                 projected_npz_bytes=project["deflated"] + npz_overhead(record), projected_stacked_bytes=project["raw"],
-                # Rows never read stay as appended: each keeps its host-transfer buffer; that grows with the steps.
-                projected_appended_bytes=appended / rows["steps"] * target["steps"])
+                projected_appended_bytes=project["raw"] + unstacked)
 
 
 def projected_rows(cfg: RunConfig, steps: int) -> dict:

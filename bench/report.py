@@ -144,7 +144,7 @@ def _size(section: dict, settings: dict) -> list[str]:
         return ["## Run-record size", "", "Failed: see results.json."]
     rows, target = section["rows"], section["target_rows"]
     return ["## Run-record size (default cadence, batch 32)", "",
-            "| steps | snapshots | .npz | in memory (stacked) | in memory (rows as appended, never read) |",
+            "| steps | snapshots | .npz | in memory (stacked) | in memory (rows as appended, never read; at most) |",
             "|---:|---:|---:|---:|---:|",
             f"| {rows['steps']:,} (measured) | {rows['snapshots']} | {section['npz_bytes'] / 1e6:.2f} MB | "
             f"{section['stacked_bytes'] / 1e6:.2f} MB | {section['appended_bytes'] / 1e6:.2f} MB |",
