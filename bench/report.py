@@ -156,23 +156,36 @@ def _size(section: dict, settings: dict) -> list[str]:
 
 
 def _browser(section: dict, settings: dict) -> list[str]:
-    lab, bare = section["lab"], {int(k): v for k, v in section["bare_steps_per_s"].items()}
-    gaps = lab["refresh_gaps_s"]
-    one, every = bare.get(1), bare.get(max(bare))
+    summary, app = section["summary"], section["app_threads"]
+    bare = {int(k): v for k, v in summary["bare_steps_per_s"].items()}
+    every, first = max(bare), section["rounds"][0]["labs"]["shared"]
+    placements = {"shared": "sharing all cores with the server", "own_core": "on a core of its own"}
 
-    def ratio(limit):
-        return f"{lab['steps_per_s'] / limit:.2f}" if limit else "-"
+    def spread(value: dict, unit: str = "") -> str:
+        if value["median"] is None:
+            return "-"
+        return f"{value['median']:.2f}{unit} ({value['min']:.2f}-{value['max']:.2f})"
 
-    return [f"## The lab in headless Chromium (batch {lab['batch_size']}, browser and server on this machine)", "",
-            "| Train click → first charts | chart refresh gaps | in-app steps/s | bare loop, 1 thread | "
-            f"bare loop, {max(bare)} threads | in-app / 1 thread | in-app / {max(bare)} threads | Chromium | "
-            "server process |",
-            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-            f"| {lab['first_chart_s']:.2f} s | mean {sum(gaps) / max(len(gaps), 1):.2f} s, "
-            f"max {max(gaps, default=0):.2f} s ({len(gaps)}) | {lab['steps_per_s']:.2f} | {one or '-'} | "
-            f"{every or '-'} | {ratio(one)} | {ratio(every)} | {lab['chromium_cores']:.2f} core | "
-            f"{lab['server_cores']:.2f} core |", "",
-            f"Page clock for the first charts (histograms and gradient-norm lines on screen) and the gaps (a new "
-            f"last step in the gradient-norm chart); steps/s and CPU over {lab['window_s']:.0f} s of training, CPU "
-            f"from /proc (the server process includes its training thread). Targets: first charts <= 2 s, "
-            f"refresh >= 1/s, in-app >= 0.8 x the bare loop."]
+    header = (f"| Chromium | Train click → first charts | chart refresh gaps | in-app steps/s | "
+              f"in-app / bare loop, {app} thread{'s' * (app > 1)} (the app's) | in-app / bare loop, {every} threads | "
+              "Chromium | server process |")
+    rows = [header, "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for name, label in placements.items():
+        if name not in summary:
+            continue
+        lab = summary[name]
+        ratios = {int(k): v for k, v in lab["over_bare"].items()}
+        gaps = (f"mean {lab['refresh_gap_mean_s']:.2f} s, max {lab['refresh_gap_max_s']:.2f} s "
+                f"({lab['refresh_gaps']})" if lab["refresh_gaps"] else "-")
+        rows.append(f"| {label} (CPUs {lab['browser_cpus']}; server {lab['server_cpus']}) | "
+                    f"{spread(lab['first_chart_s'], ' s')} | {gaps} | {spread(lab['steps_per_s'])} | "
+                    f"{spread(ratios[app])} | {spread(ratios[every])} | {spread(lab['chromium_cores'], ' core')} | "
+                    f"{spread(lab['server_cores'], ' core')} |")
+    loops = ", ".join(f"{threads} thread{'s' * (threads > 1)} {spread(value)}" for threads, value in bare.items())
+    return [f"## The lab in headless Chromium (batch {first['batch_size']}, {len(section['rounds'])} rounds)", "", *rows, "",
+            f"Bare loop on the same config, steps/s: {loops}. Medians over the rounds (lowest-highest); each ratio "
+            f"divides a round's in-app rate by that round's bare loop. Page clock for the first charts (histograms "
+            f"and gradient-norm lines on screen) and the gaps (a new last step in the gradient-norm chart); steps/s "
+            f"and CPU over {first['window_s']:.0f} s of training, CPU from /proc "
+            f"(the server process includes its training thread). Targets: first charts <= 2 s, refresh >= 1/s, "
+            f"in-app >= 0.8 x the bare loop."]

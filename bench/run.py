@@ -34,6 +34,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--drift-epochs", help="comma-separated run lengths in epochs of 4,000 images (3,10)")
     parser.add_argument("--late-steps", type=int, help="steps trained before the denormal variants (1250)")
     parser.add_argument("--size-steps", type=int, help="steps of the run whose record is measured (500)")
+    parser.add_argument("--browser-rounds", type=int, help="rounds of the browser section (default 3)")
     parser.add_argument("--threads", type=int, help="torch threads per process (OMP_NUM_THREADS; default: all cores)")
     parser.add_argument("--spawn", action="store_true", help="start every process from scratch (slow imports)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out", help="output folder")
@@ -60,6 +61,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args.drift_epochs = [int(e) for e in (args.drift_epochs or ("1" if quick else "3,10")).split(",")]
     args.late_steps = args.late_steps or (250 if quick else 1250)
     args.size_steps = args.size_steps or (100 if quick else 500)
+    if args.browser_rounds is not None and args.browser_rounds < 1:
+        parser.error(f"--browser-rounds: {args.browser_rounds}; allowed: 1 or more")
+    args.browser_rounds = args.browser_rounds or (1 if quick else 3)
     return args
 
 

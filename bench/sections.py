@@ -13,6 +13,7 @@ from bench import browser as browser_probe
 from bench import denormal as denormal_probe
 from bench.workers import ROOT
 from bnviz.config import RunConfig
+from bnviz.live import default_limits
 
 CONTENDERS = {"bare": "bench.bare_loop", "bnviz": "bench.bnviz_trainer", "keras": "bench.keras_seed"}
 PROBES = "bench.probes"
@@ -197,17 +198,69 @@ def size(workers, args, log) -> dict:
 
 
 def browser(workers, args, log) -> dict:
-    """The lab trained in headless Chromium, then the bare loop on the same config at one thread (what a
-    training gets in the app on this machine) and at all of them (the machine's limit)."""
+    """The lab trained in headless Chromium, with the browser sharing the server's cores (as in the browser
+    tests) and, on two or more CPUs, kept on a core of its own (as a visitor's browser on their own machine);
+    next to the bare loop on the same config at the app's training threads and at all threads. Round by
+    round, each contender in its own process, so every ratio compares runs minutes apart."""
     warm_s, window_s = (2, 5) if args.quick else (5, 15)
-    lab = browser_probe.lab_in_browser(ROOT, BROWSER_BATCH, warm_s, window_s, args.out / "logs" / "browser-server.log")
-    log(f"in the app: {lab['steps_per_s']} steps/s, first charts {lab['first_chart_s']} s after Train, "
-        f"Chromium {lab['chromium_cores']} core, server {lab['server_cores']} core")
-    bare = {}
-    for threads in (1, os.cpu_count()):
-        job = {"contender": "bare", "batch_size": BROWSER_BATCH, "norm": "batch", "warmup": args.warmup,
-               "steps": 20 if args.quick else 100, "device": "cpu", "threads": threads}
-        answer = workers.run(CONTENDERS["bare"], job)
-        bare[threads] = None if "error" in answer else round(answer["samples_per_s"] / BROWSER_BATCH, 2)
-        log(f"bare loop, {threads} thread(s): {bare[threads]} steps/s")
-    return {"lab": lab, "bare_steps_per_s": bare}
+    cpus = sorted(os.sched_getaffinity(0))
+    placements = {"shared": None}
+    if len(cpus) > 1:
+        placements["own_core"] = {cpus[-1]}
+    app_threads = default_limits(len(cpus))[1]
+    thread_counts = sorted({app_threads, len(cpus)})
+    rounds = []
+    for number in range(args.browser_rounds):
+        labs, bare = {}, {}
+        names = list(placements)
+        for name in names[number % len(names):] + names[:number % len(names)]:  # who goes first rotates
+            labs[name] = browser_probe.lab_in_browser(ROOT, BROWSER_BATCH, warm_s, window_s,
+                                                      args.out / "logs" / f"browser-server-{name}.log",
+                                                      browser_cpus=placements[name])
+            lab = labs[name]
+            log(f"round {number + 1}, browser {name} (CPUs {lab['browser_cpus']}, server {lab['server_cpus']}): "
+                f"{lab['steps_per_s']} steps/s, first charts {lab['first_chart_s']} s after Train, "
+                f"Chromium {lab['chromium_cores']} core, server {lab['server_cores']} core")
+        for threads in thread_counts:
+            job = {"contender": "bare", "batch_size": BROWSER_BATCH, "norm": "batch", "warmup": args.warmup,
+                   "steps": 20 if args.quick else 100, "device": "cpu", "threads": threads}
+            answer = workers.run(CONTENDERS["bare"], job)
+            bare[threads] = None if "error" in answer else round(answer["samples_per_s"] / BROWSER_BATCH, 2)
+            log(f"round {number + 1}, bare loop, {threads} thread(s): {bare[threads]} steps/s")
+        rounds.append({"labs": labs, "bare_steps_per_s": bare})
+    return {"app_threads": app_threads, "rounds": rounds, "summary": summarize_browser(rounds)}
+
+
+def summarize_browser(rounds: list[dict]) -> dict:
+    """Per placement: medians over the rounds of in-app steps/s and of its ratio to each bare loop of the
+    same round, with their ranges; first charts (median, max) and all refresh gaps."""
+    summary = {}
+    for name in rounds[0]["labs"]:
+        labs = [r["labs"][name] for r in rounds]
+        gaps = [gap for lab in labs for gap in lab["refresh_gaps_s"]]
+        ratios = {}
+        for threads in rounds[0]["bare_steps_per_s"]:
+            values = [r["labs"][name]["steps_per_s"] / r["bare_steps_per_s"][threads] for r in rounds
+                      if r["bare_steps_per_s"][threads] and r["labs"][name]["steps_per_s"]]
+            ratios[threads] = _spread(values, 2)
+        summary[name] = {
+            "browser_cpus": labs[0]["browser_cpus"], "server_cpus": labs[0]["server_cpus"],
+            "steps_per_s": _spread([lab["steps_per_s"] for lab in labs if lab["steps_per_s"]], 2),
+            "over_bare": ratios,
+            "first_chart_s": _spread([lab["first_chart_s"] for lab in labs], 2),
+            "refresh_gap_mean_s": round(statistics.mean(gaps), 2) if gaps else None,
+            "refresh_gap_max_s": max(gaps, default=None), "refresh_gaps": len(gaps),
+            "chromium_cores": _spread([lab["chromium_cores"] for lab in labs], 2),
+            "server_cores": _spread([lab["server_cores"] for lab in labs], 2)}
+    summary["bare_steps_per_s"] = {threads: _spread([r["bare_steps_per_s"][threads] for r in rounds
+                                                     if r["bare_steps_per_s"][threads]], 2)
+                                   for threads in rounds[0]["bare_steps_per_s"]}
+    return summary
+
+
+def _spread(values: list[float], digits: int) -> dict:
+    """Median, lowest and highest of `values` (None for each when there are none)."""
+    if not values:
+        return {"median": None, "min": None, "max": None}
+    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
+            "max": round(max(values), digits)}
