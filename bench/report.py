@@ -158,7 +158,7 @@ def _size(section: dict, settings: dict) -> list[str]:
 def _browser(section: dict, settings: dict) -> list[str]:
     summary, app = section["summary"], section["app_threads"]
     bare = {int(k): v for k, v in summary["bare_steps_per_s"].items()}
-    every, first = max(bare), section["rounds"][0]["labs"]["shared"]
+    every, first, rounds = max(bare), section["rounds"][0]["labs"]["shared"], len(section["rounds"])
     placements = {"shared": "sharing all cores with the server", "own_core": "on a core of its own"}
 
     def spread(value: dict, unit: str = "") -> str:
@@ -182,7 +182,7 @@ def _browser(section: dict, settings: dict) -> list[str]:
                     f"{spread(ratios[app])} | {spread(ratios[every])} | {spread(lab['chromium_cores'], ' core')} | "
                     f"{spread(lab['server_cores'], ' core')} |")
     loops = ", ".join(f"{threads} thread{'s' * (threads > 1)} {spread(value)}" for threads, value in bare.items())
-    return [f"## The lab in headless Chromium (batch {first['batch_size']}, {len(section['rounds'])} rounds)", "", *rows, "",
+    return [f"## The lab in headless Chromium (batch {first['batch_size']}, {rounds} round{'s' * (rounds > 1)})", "", *rows, "",
             f"Bare loop on the same config, steps/s: {loops}. Medians over the rounds (lowest-highest); each ratio "
             f"divides a round's in-app rate by that round's bare loop. Page clock for the first charts (histograms "
             f"and gradient-norm lines on screen) and the gaps (a new last step in the gradient-norm chart); steps/s "
