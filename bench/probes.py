@@ -127,7 +127,8 @@ def record_size(job: dict) -> dict:
     project = {kind: sum(per_row[t][kind] * target[t] for t in tables) for kind in ("raw", "deflated")}
     # Rows never read stay separate arrays until STACK_EVERY of them are stacked: what that costs over the stacked
     # form is bounded by STACK_EVERY - 1 such rows per table, whatever the run's length.
-    unstacked = sum((appended[t] - held_bytes(tables[t])) / pending[t] * (STACK_EVERY - 1) for t in tables if pending[t])
+    unstacked = sum((appended[t] - held_bytes(tables[t])) / pending[t] * (STACK_EVERY - 1)
+                    for t in tables if pending[t])
     return dict(job, seconds=seconds, rows=rows, npz_bytes=npz, appended_bytes=sum(appended.values()),
                 stacked_bytes=held_bytes(*tables.values()), per_row_bytes=per_row, target_rows=target,
                 projected_npz_bytes=project["deflated"] + npz_overhead(record), projected_stacked_bytes=project["raw"],

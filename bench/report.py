@@ -182,7 +182,8 @@ def _browser(section: dict, settings: dict) -> list[str]:
                     f"{spread(ratios[app])} | {spread(ratios[every])} | {spread(lab['chromium_cores'], ' core')} | "
                     f"{spread(lab['server_cores'], ' core')} |")
     loops = ", ".join(f"{threads} thread{'s' * (threads > 1)} {spread(value)}" for threads, value in bare.items())
-    return [f"## The lab in headless Chromium (batch {first['batch_size']}, {rounds} round{'s' * (rounds > 1)})", "", *rows, "",
+    title = f"## The lab in headless Chromium (batch {first['batch_size']}, {rounds} round{'s' * (rounds > 1)})"
+    return [title, "", *rows, "",
             f"Bare loop on the same config, steps/s: {loops}. Medians over the rounds (lowest-highest); each ratio "
             f"divides a round's in-app rate by that round's bare loop. Page clock for the first charts (histograms "
             f"and gradient-norm lines on screen) and the gaps (a new last step in the gradient-norm chart); steps/s "

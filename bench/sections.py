@@ -200,8 +200,9 @@ def size(workers, args, log) -> dict:
 def browser(workers, args, log) -> dict:
     """The lab trained in headless Chromium, with the browser sharing the server's cores (as in the browser
     tests) and, on two or more CPUs, kept on a core of its own (as a visitor's browser on their own machine);
-    next to the bare loop on the same config at the app's training threads and at all threads. Round by
-    round, each contender in its own process, so every ratio compares runs minutes apart."""
+    next to the bare loop on the same config at the app's training threads and at all threads. In rounds,
+    so that each ratio compares runs a minute or two apart on this noisy machine, not the first lab run with
+    the last bare loop."""
     warm_s, window_s = (2, 5) if args.quick else (5, 15)
     cpus = sorted(os.sched_getaffinity(0))
     placements = {"shared": None}
@@ -242,25 +243,24 @@ def summarize_browser(rounds: list[dict]) -> dict:
         for threads in rounds[0]["bare_steps_per_s"]:
             values = [r["labs"][name]["steps_per_s"] / r["bare_steps_per_s"][threads] for r in rounds
                       if r["bare_steps_per_s"][threads] and r["labs"][name]["steps_per_s"]]
-            ratios[threads] = _spread(values, 2)
+            ratios[threads] = _spread(values)
         summary[name] = {
             "browser_cpus": labs[0]["browser_cpus"], "server_cpus": labs[0]["server_cpus"],
-            "steps_per_s": _spread([lab["steps_per_s"] for lab in labs if lab["steps_per_s"]], 2),
+            "steps_per_s": _spread([lab["steps_per_s"] for lab in labs if lab["steps_per_s"]]),
             "over_bare": ratios,
-            "first_chart_s": _spread([lab["first_chart_s"] for lab in labs], 2),
+            "first_chart_s": _spread([lab["first_chart_s"] for lab in labs]),
             "refresh_gap_mean_s": round(statistics.mean(gaps), 2) if gaps else None,
             "refresh_gap_max_s": max(gaps, default=None), "refresh_gaps": len(gaps),
-            "chromium_cores": _spread([lab["chromium_cores"] for lab in labs], 2),
-            "server_cores": _spread([lab["server_cores"] for lab in labs], 2)}
+            "chromium_cores": _spread([lab["chromium_cores"] for lab in labs]),
+            "server_cores": _spread([lab["server_cores"] for lab in labs])}
     summary["bare_steps_per_s"] = {threads: _spread([r["bare_steps_per_s"][threads] for r in rounds
-                                                     if r["bare_steps_per_s"][threads]], 2)
+                                                     if r["bare_steps_per_s"][threads]])
                                    for threads in rounds[0]["bare_steps_per_s"]}
     return summary
 
 
-def _spread(values: list[float], digits: int) -> dict:
-    """Median, lowest and highest of `values` (None for each when there are none)."""
+def _spread(values: list[float]) -> dict:
+    """Median, lowest and highest of `values`, to 2 decimals (None for each when there are none)."""
     if not values:
         return {"median": None, "min": None, "max": None}
-    return {"median": round(statistics.median(values), digits), "min": round(min(values), digits),
-            "max": round(max(values), digits)}
+    return {"median": round(statistics.median(values), 2), "min": round(min(values), 2), "max": round(max(values), 2)}
