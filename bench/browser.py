@@ -75,11 +75,11 @@ def serving_lab(root: Path, log_path: Path, start_timeout_s: float = 60, cpus: s
     log, if it never gets there."""
     port = free_port()
     with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
-            cwd=root, stdout=log, stderr=subprocess.STDOUT,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+        with _confined(cpus):
+            process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", str(root / "app.py"), "--server.port", str(port),
+                 "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats",
+                 "false"], cwd=root, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{port}"
         try:
             _wait_for_health(url, process, log_path, start_timeout_s)

@@ -210,10 +210,9 @@ def browser(workers, args, log) -> dict:
         placements["own_core"] = {cpus[-1]}
     app_threads = default_limits(len(cpus))[1]
     thread_counts = sorted({app_threads, len(cpus)})
-    rounds = []
+    rounds, names = [], list(placements)
     for number in range(args.browser_rounds):
         labs, bare = {}, {}
-        names = list(placements)
         for name in names[number % len(names):] + names[:number % len(names)]:  # who goes first rotates
             labs[name] = browser_probe.lab_in_browser(ROOT, BROWSER_BATCH, warm_s, window_s,
                                                       args.out / "logs" / f"browser-server-{name}.log",
