@@ -40,6 +40,24 @@ class RecordError(ValueError):
     """A record file that is not a valid bnviz record."""
 
 
+def read_npz(path) -> dict[str, np.ndarray]:
+    """Every array of a bnviz .npz file (a path or a binary file object), refusing pickles: the one reader
+    that every kind of record file (run, comparison, sweep) goes through."""
+    if isinstance(path, (str, Path)) and not Path(path).is_file():
+        raise RecordError(f"{path}: no such file")
+    if not zipfile.is_zipfile(path):  # np.load would take any other file for a pickle
+        raise RecordError(f"{path}: not a bnviz record (.npz): not a zip archive")
+    if hasattr(path, "seek"):
+        path.seek(0)  # is_zipfile read from the file object
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except ValueError as err:  # numpy refuses object (pickled) arrays with allow_pickle=False
+        raise RecordError(f"{path}: refused, it holds pickled objects ({err})") from None
+    except (OSError, zipfile.BadZipFile, EOFError) as err:
+        raise RecordError(f"{path}: not a bnviz record (.npz): {err}") from None
+
+
 class Series:
     """An append-only table of equal-length numpy columns, safe to read while a trainer appends."""
 
@@ -149,20 +167,7 @@ class RunRecord:
     @classmethod
     def load(cls, path) -> "RunRecord":
         """Read a record from a path or a binary file object (an upload), refusing pickles."""
-        if isinstance(path, (str, Path)) and not Path(path).is_file():
-            raise RecordError(f"{path}: no such file")
-        if not zipfile.is_zipfile(path):  # np.load would take any other file for a pickle
-            raise RecordError(f"{path}: not a bnviz record (.npz): not a zip archive")
-        if hasattr(path, "seek"):
-            path.seek(0)  # is_zipfile read from the file object
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {name: npz[name] for name in npz.files}
-        except ValueError as err:  # numpy refuses object (pickled) arrays with allow_pickle=False
-            raise RecordError(f"{path}: refused, it holds pickled objects ({err})") from None
-        except (OSError, zipfile.BadZipFile, EOFError) as err:
-            raise RecordError(f"{path}: not a bnviz record (.npz): {err}") from None
-        return cls.from_arrays(arrays, str(path))
+        return cls.from_arrays(read_npz(path), str(path))
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], origin: str = "record") -> "RunRecord":
