@@ -72,7 +72,9 @@ class BackgroundSweep:
         return self.run_.results()
 
     def queue_position(self) -> int | None:
-        return self.limiter.position(self.tickets[0])
+        """The place in the limiter's queue of this sweep's first ticket still waiting (None: all slots held)."""
+        places = (self.limiter.position(t) for t in self.tickets)
+        return next((p for p in places if p is not None), None)
 
     def start(self) -> "BackgroundSweep":
         with _ENTER_LOCK:  # this sweep's tickets stand together in the queue: two sweeps never deadlock
