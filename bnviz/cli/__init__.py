@@ -27,7 +27,7 @@ EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a
 def build_parser() -> argparse.ArgumentParser:
     names = ",".join(module.__name__.rsplit(".", 1)[-1] for module in COMMANDS)
     parser = argparse.ArgumentParser(prog="python -m bnviz", description="bnviz: BatchNorm, seen from inside. "
-                                     "Train a run headless, or inspect a saved run record.", epilog=EPILOG)
+                                     "Train a run headless, sweep a grid of runs, or inspect a saved record.", epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + names + "}")
     for module in COMMANDS:
         module.add(commands, EPILOG)
