@@ -18,6 +18,7 @@ from bnviz import cli, sweep_file
 from bnviz.backends import local_layout, make_backend
 from bnviz.backends.local import LocalBackend
 from bnviz.config import ConfigError, RunConfig
+from bnviz.record import RunRecord
 from bnviz.sweep import FINAL, Sweep, run_key, train_run
 from bnviz.sweep_run import BackgroundSweep, SweepRun
 from bnviz.live import Limiter
@@ -120,8 +121,9 @@ def test_default_backend_is_local_and_ray_needs_an_address(monkeypatch):
 # --- faults, the CLI and inspect --------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def faults(tmp_path_factory):
-    out = tmp_path_factory.mktemp("sweep") / "faults.npz"
-    code, stdout, err = run_cli("sweep", *FAULTS, *TINY, "--out", out)
+    folder = tmp_path_factory.mktemp("sweep")
+    out = folder / "faults.npz"
+    code, stdout, err = run_cli("sweep", *FAULTS, *TINY, "--records", folder, "--out", out)
     return out, code, stdout, err
 
 
@@ -135,6 +137,9 @@ def test_raising_and_diverging_runs_are_kept_and_the_sweep_goes_on(faults):
     diverged = by[10.0, "cpu"]
     assert diverged.status == "diverged" and diverged.message.startswith("diverged at step ")
     assert math.isnan(diverged.test_acc)
+    record = RunRecord.load(out.parent / "lr=0.001_device=cpu_seed=0.npz")  # --records: the full record
+    assert record.status == "finished" and record.evals["test_acc"][-1] == by[0.001, "cpu"].test_acc
+    assert len(list(out.parent.glob("*.npz"))) == 3  # faults.npz and the two runs that trained
     for lr in (0.001, 10.0):
         failed = by[lr, ABSENT]
         assert failed.status == "failed" and "ConfigError: device=" in failed.message and "available" in failed.message

@@ -42,14 +42,14 @@ def local_layout(workers: int | None = None, threads: int | None = None,
 
 
 def make_backend(name: str = "local", workers: int | None = None, threads: int | None = None,
-                 address: str | None = None) -> Backend:
-    """The backend `name`; `ray` needs an address (`address`, else $RAY_ADDRESS): it never starts a cluster."""
+                 address: str | None = None, keep_record: bool = False) -> Backend:
+    """The backend `name` (keep_record: results carry their full RunRecord); `ray` needs an address (`address`, else $RAY_ADDRESS): it never starts a cluster."""
     if name == "local":
         from bnviz.backends.local import LocalBackend
 
-        return LocalBackend(*local_layout(workers, threads))
+        return LocalBackend(*local_layout(workers, threads), keep_record=keep_record)
     if name == "ray":
         from bnviz.backends.ray import RayBackend
 
-        return RayBackend(address or os.environ.get("RAY_ADDRESS"), threads or 1, workers)
+        return RayBackend(address or os.environ.get("RAY_ADDRESS"), threads or 1, workers, keep_record)
     raise ConfigError("backend", name, f"one of {', '.join(BACKENDS)}")

@@ -36,6 +36,8 @@ def add(commands, epilog: str):
                        help="local worker processes (default: one per core); ray: most runs in flight")
     sweep.add_argument("--threads", type=positive_int, metavar="INT",
                        help="torch threads per run (default 1). Results repeat bitwise only at the same count")
+    sweep.add_argument("--records", metavar="DIR", help="also save each run's full record (.npz) in this folder, "
+                       "named by its grid values and seed")
     sweep.add_argument("--out", required=True, help="the sweep file (.npz); an existing one is resumed")
     add_config_flags(sweep)
 
@@ -84,6 +86,8 @@ def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     out = Path(args.out)
     if not out.parent.is_dir():
         parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
+    if args.records and not Path(args.records).is_dir():
+        parser.error(f"argument --records: folder {args.records!r} does not exist")
     from tqdm import tqdm
 
     from bnviz import sweep_file
@@ -91,15 +95,19 @@ def sweep_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     from bnviz.sweep_run import SweepRun
 
     try:
-        backend = make_backend(args.backend, args.workers, args.threads, args.address)
+        backend = make_backend(args.backend, args.workers, args.threads, args.address, bool(args.records))
         previous = sweep_file.load(out)[1] if out.exists() else []
     except ConfigError as err:
         fail_flag(parser, err)
     except RecordError as err:
         print(f"error: --out {out} exists but cannot be resumed: {err}", file=sys.stderr)
         return 1
-    run = SweepRun(sweep, configs, previous, on_result=lambda result: sweep_file.save(out, run.results(),
-                                                                                        sweep, backend.name))
+    def on_result(result):
+        if result.record is not None:
+            result.record.save(Path(args.records) / (_where(result, sweep).replace(" ", "_") + ".npz"))
+        sweep_file.save(out, run.results(), sweep, backend.name)
+
+    run = SweepRun(sweep, configs, previous, on_result=on_result)
     kept = len(run.done)
     print(f"{len(configs)} runs ({kept} already in {out}, resuming); {backend.describe()}", file=sys.stderr)
     with tqdm(total=len(configs), initial=kept, unit="run", file=sys.stderr, dynamic_ncols=True) as bar:
