@@ -3,12 +3,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test setup chromium bench clean
+.PHONY: run test setup chromium iproute2 bench clean
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py --server.port $(PORT)
 
-test: $(VENV)/.dev chromium
+test: $(VENV)/.dev chromium iproute2
 	$(PY) -m pytest
 
 setup: $(VENV)/.dev
@@ -18,8 +18,8 @@ $(VENV)/.runtime: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
-	$(PY) -m pip install -q -r requirements-dev.txt
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt requirements-ray.txt
+	$(PY) -m pip install -q -r requirements-dev.txt -r requirements-ray.txt
 	touch $@
 
 # The browser tests drive Debian's chromium (Playwright cannot download browsers here).
@@ -27,6 +27,12 @@ chromium:
 	@command -v chromium >/dev/null || { \
 	  [ "$$(id -u)" = 0 ] || { echo "chromium is missing: run 'sudo apt-get install -y chromium'"; exit 1; }; \
 	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+# The Ray test starts its cluster in a loopback-only network namespace (`ip netns`, from iproute2).
+iproute2:
+	@command -v ip >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] || { echo "ip is missing: run 'sudo apt-get install -y iproute2'"; exit 1; }; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q iproute2; }
 
 BENCH_ARGS ?=
 

@@ -8,7 +8,8 @@ import sys
 
 from bnviz.cli.flags import flag
 from bnviz.config import RunConfig
-from bnviz.record import RecordError, RunRecord
+from bnviz.record import RecordError, RunRecord, read_npz
+from bnviz.sweep_file import read_meta
 from bnviz.summary import summarize
 
 
@@ -24,8 +25,13 @@ def add(commands, epilog: str):
 
 
 def inspect_command(args: argparse.Namespace) -> int:
+    """Read the file once, then hand it to the inspector of its meta's kind."""
     try:
-        record = RunRecord.load(args.record)
+        arrays = read_npz(args.record)
+        kind = read_meta(arrays, args.record).get("kind", "run")
+        if kind not in INSPECTORS:
+            raise RecordError(f"{args.record}: unknown kind {kind!r}; this bnviz reads {', '.join(INSPECTORS)}")
+        return INSPECTORS[kind](arrays, args)
     except RecordError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -33,7 +39,10 @@ def inspect_command(args: argparse.Namespace) -> int:
         # A file crafted past the loader's checks: still a clean refusal, never a traceback.
         print(f"error: {args.record}: not a valid bnviz record ({type(err).__name__}: {err})", file=sys.stderr)
         return 1
-    summary = summarize(record)
+
+
+def inspect_run(arrays: dict, args: argparse.Namespace) -> int:
+    summary = summarize(RunRecord.from_arrays(arrays, args.record))
     if args.json:
         print(json.dumps(summary, allow_nan=False))
     else:
@@ -67,3 +76,25 @@ def describe(summary: dict, origin: str) -> str:
     for layer, norms in summary["grad_norms"].items():
         lines.append(f"  {layer:<12} {num(norms[0]) if norms else 'n/a'} -> {num(norms[-1]) if norms else 'n/a'}")
     return "\n".join(lines)
+
+
+def inspect_sweep(arrays: dict, args: argparse.Namespace) -> int:
+    from bnviz import sweep_file
+
+    summary = sweep_file.summary(sweep_file.results_of(arrays, args.record))
+    if args.json:
+        print(json.dumps(summary, allow_nan=False))
+        return 0
+    runs = summary["runs"]
+    print(f"{args.record}: bnviz sweep, {len(runs)} runs")
+    for run in runs:
+        acc = run["final"]["test_acc"]
+        config = " ".join(f"{k}={v}" for k, v in run["config"].items()
+                          if k in ("norm", "batch_size", "lr", "seed", "steps"))
+        print(f"  {config}: {run['status']}, test accuracy {'n/a' if acc is None else f'{acc:.2%}'}"
+              + (f" ({run['message']})" if run["message"] else ""))
+    return 0
+
+
+# meta "kind" -> inspector(arrays, args): a new kind of file adds one function and one entry.
+INSPECTORS = {"run": inspect_run, "sweep": inspect_sweep}
