@@ -18,7 +18,7 @@ from typing import Callable
 import torch
 
 from bnviz.config import RunConfig
-from bnviz.record import TABLES, RunRecord, Series
+from bnviz.record import RunRecord
 
 HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
@@ -108,15 +108,6 @@ class Progress:
     @property
     def fraction(self) -> float:
         return min(1.0, self.steps_done / self.steps)
-
-
-def freeze(record: RunRecord) -> RunRecord:
-    """A copy of `record` whose tables no longer change (the columns are shared, not copied)."""
-    view = RunRecord(record.config, record.sites, record.layers, record.batchnorm_sites, record.snapshot_every)
-    view.end(record.status, record.status_step)
-    for table in TABLES:
-        setattr(view, table, Series(getattr(record, table).columns()))
-    return view
 
 
 class LiveRun:
@@ -292,7 +283,7 @@ class LiveRun:
         self.limiter.leave(self)
 
     def _publish(self):
-        self._view = freeze(self.trainer.record)
+        self._view = self.trainer.record.frozen()
         self._view_wanted = False
         self._first_view.set()
 

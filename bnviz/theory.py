@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from bnviz import batchnorm as bn
+from bnviz.batchnorm import post_std  # the page shows th.post_std beside its measured twin
 from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
 
 PYTORCH_EPS, KERAS_EPS = 1e-5, 1e-3  # the frameworks' defaults (BatchNorm2d docs, Keras BatchNormalization docs)
@@ -90,12 +91,6 @@ def affine(gamma: float, beta: float, mean: float = 3.0, std: float = 2.0, n: in
 
 
 # --- 3. eps --------------------------------------------------------------------------------------
-def post_std(var, eps: float) -> np.ndarray:
-    """The std BN leaves (gamma 1) in a channel of batch variance var: sqrt(var / (var + eps))."""
-    var = np.asarray(var, dtype=np.float64)
-    return np.sqrt(var / (var + eps))
-
-
 def measured_post_std(var: float, eps: float, n: int = 256, seed: int = 0) -> float:
     """The same, measured: bn.normalize on a sample whose biased variance is exactly var."""
     _check("var", var, 1e-12, 1e6)
