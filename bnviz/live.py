@@ -3,7 +3,7 @@
 Streamlit-free on purpose: the UI layer holds one `LiveSession` per browser session (a single
 session_state assignment) and one shared `Limiter` (st.cache_resource). The training thread is the only
 code that touches the Trainer while it runs; readers get a consistent frozen copy of the record
-(`LiveRun.view()`) or borrow the trainer between two chunks (`LiveRun.holding_trainer()`).
+(`LiveRun.latest_record()`) or borrow the trainer between two chunks (`LiveRun.holding_trainer()`).
 """
 
 from __future__ import annotations
@@ -128,9 +128,9 @@ class LiveRun:
         self._lock = threading.Lock()  # held by whoever uses the trainer (the thread, during a chunk)
         self._borrowers = 0  # readers waiting for the trainer between chunks
         self._borrowers_lock = threading.Lock()
-        self._view: RunRecord | None = None
-        self._view_wanted = True
-        self._first_view = threading.Event()
+        self._frozen: RunRecord | None = None  # the record as of the last chunk, for readers
+        self._frozen_wanted = True
+        self._first_record = threading.Event()
         self._rate: float | None = None
         self._last_beat = time.monotonic()
 
@@ -170,21 +170,21 @@ class LiveRun:
         return bool(self._thread and self._thread.is_alive())
 
     # --- reading (any thread) -------------------------------------------------------------------
-    def view(self) -> RunRecord | None:
-        """The record as of the last chunk, consistent across its tables; None before the first step."""
-        self._view_wanted = True
+    def latest_record(self) -> RunRecord | None:
+        """The record as of the last chunk, frozen and consistent across its tables; None before the first step."""
+        self._frozen_wanted = True
         trainer = self.trainer
         if trainer is not None and not self.alive:  # no thread to publish: do it here if behind
             with self._lock:
-                view = self._view
-                if view is None or (view.status, len(view.steps)) != (trainer.record.status,
-                                                                     len(trainer.record.steps)):
+                frozen = self._frozen
+                if frozen is None or (frozen.status, len(frozen.steps)) != (trainer.record.status,
+                                                                           len(trainer.record.steps)):
                     self._publish()
-        return self._view
+        return self._frozen
 
-    def wait_for_first_view(self, timeout: float) -> bool:
+    def wait_for_first_record(self, timeout: float) -> bool:
         """Block up to `timeout` s for the first recorded step (so a page can show it in the same redraw)."""
-        return self._first_view.wait(timeout)
+        return self._first_record.wait(timeout)
 
     @contextmanager
     def holding_trainer(self):
@@ -248,7 +248,7 @@ class LiveRun:
             with self._lock:
                 done_before = trainer.steps_done
                 trainer.step(steps)
-                if self._view_wanted or trainer.done:
+                if self._frozen_wanted or trainer.done:
                     self._publish()
             elapsed = time.perf_counter() - started
             made = trainer.steps_done - done_before
@@ -283,9 +283,9 @@ class LiveRun:
         self.limiter.leave(self)
 
     def _publish(self):
-        self._view = self.trainer.record.frozen()
-        self._view_wanted = False
-        self._first_view.set()
+        self._frozen = self.trainer.record.frozen()
+        self._frozen_wanted = False
+        self._first_record.set()
 
 
 def yield_cpu_to_the_server():
@@ -304,15 +304,10 @@ def yield_cpu_to_the_server():
 
 @dataclass
 class LiveSession:
-    """Everything one browser session keeps: its run, its last config and the notes to show."""
+    """One browser session's training: its run and its last config (the UI keeps the rest: bnviz.ui.session)."""
 
     config: RunConfig = field(default_factory=RunConfig)
     run: LiveRun | None = None
-    view: object = None  # what the lab shows: a bnviz.ui.share.ViewState (this module knows no UI)
-    problems: list[str] = field(default_factory=list)  # invalid URL parameters, shown as warnings
-    initialized: bool = False  # the URL has been read into the widgets
-    cache: dict = field(default_factory=dict)  # the record the charts show and its figures
-    microscope: object = None  # the microscope page's model and last forward pass
 
     def train(self, cfg: RunConfig, limiter: Limiter) -> LiveRun:
         """Resume the paused run of this config, or start a new one (ending any other)."""
@@ -327,4 +322,4 @@ class LiveSession:
     def reset(self):
         if self.run is not None:
             self.run.stop(wait=2.0)
-        self.run, self.cache = None, {}
+        self.run = None

@@ -138,7 +138,8 @@ class Recorder:
         stats = {"mean": mean.float(), "std": std.float(), "range": torch.stack([lo, hi], 1),
                  "percentiles": percentiles, "channel_hist": counts, "channel_mean": ch_mean.float(),
                  "channel_std": ch_std.float(), "nonfinite": values.shape[1] - count}
-        return {column_key(site, kind, name): stat[row] for row, kind in enumerate(KINDS) for name, stat in stats.items()}
+        return {column_key(site, kind, name): stat[row]
+                for row, kind in enumerate(KINDS) for name, stat in stats.items()}
 
     @staticmethod
     def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor, node) -> dict:

@@ -29,7 +29,7 @@ def drawable_edges(edges: np.ndarray) -> np.ndarray | None:
     return edges
 
 
-def histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
+def prepost_histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
                      channel: int | None = None) -> go.Figure:
     """Pre and post histograms of one norm site at one snapshot, overlaid on one value axis.
 

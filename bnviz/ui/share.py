@@ -8,20 +8,15 @@ from urllib.parse import urlencode
 import streamlit as st
 
 from bnviz.config import NORM_WIDTHS, RunConfig
+from bnviz.models import site_names
+from bnviz.views import DEFAULT_VIEWS, VIEW_NUMBERS
 
-VIEW_NUMBERS = tuple(range(1, 8))
-DEFAULT_VIEWS = (1, 4)  # pre/post histograms and gradient norms: what BatchNorm does, and why it helps
 AUTORUN = "autorun"
 TRUE = ("1", "true", "yes")
 
 
-def site_names(model: str) -> list[str]:
-    """The norm sites of a model, named as models.blocks() names them."""
-    return [f"block{i}.norm" for i in range(1, len(NORM_WIDTHS[model]) + 1)]
-
-
 @dataclass(frozen=True)
-class ViewState:
+class Selection:
     """What the lab shows: which views, which norm site (or all), which step (None: the latest), which channel."""
 
     views: tuple[int, ...] = DEFAULT_VIEWS
@@ -35,7 +30,7 @@ class ViewState:
                 "channel": "all" if self.channel is None else str(self.channel)}
 
     @classmethod
-    def from_params(cls, params: dict[str, str], model: str) -> tuple["ViewState", list[str]]:
+    def from_params(cls, params: dict[str, str], model: str) -> tuple["Selection", list[str]]:
         """Parse what is valid; each invalid parameter becomes a message naming it and the default used."""
         default, values, problems = cls(), {}, []
         sites = site_names(model)
@@ -71,43 +66,43 @@ class ViewState:
         return cls(**values), problems
 
 
-def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, ViewState, bool, list[str]]:
-    """(config, view, autorun, problems) from URL query parameters; invalid ones fall back to defaults."""
-    view_keys = set(ViewState().to_params()) | {AUTORUN}
+def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, Selection, bool, list[str]]:
+    """(config, selection, autorun, problems) from URL query parameters; invalid ones fall back to defaults."""
+    view_keys = set(Selection().to_params()) | {AUTORUN}
     cfg, problems = RunConfig.from_params_lenient({k: v for k, v in params.items() if k not in view_keys})
     if cfg.device not in devices:
         problems.append(f"device={cfg.device!r} is not present on this machine: one of {', '.join(devices)}; "
                         "using the default auto")
         cfg = cfg.replace(device="auto")
-    view, view_problems = ViewState.from_params(params, cfg.model)
+    view, view_problems = Selection.from_params(params, cfg.model)
     autorun = params.get(AUTORUN, "0").strip().lower()
     if autorun not in TRUE + ("0", "false", "no"):
         view_problems.append(f"autorun={params[AUTORUN]!r} is not allowed: 1 or 0; not starting")
     return cfg, view, autorun in TRUE, problems + view_problems
 
 
-def params_of(cfg: RunConfig, view: ViewState) -> dict[str, str]:
+def params_of(cfg: RunConfig, selection: Selection) -> dict[str, str]:
     """Every knob, even those at their default: a link keeps its meaning if a default changes later."""
-    return {**cfg.to_params(), **view.to_params()}
+    return {**cfg.to_params(), **selection.to_params()}
 
 
-def write_url(cfg: RunConfig, view: ViewState):
+def write_url(cfg: RunConfig, selection: Selection):
     """Keep the address bar equal to the current settings, so the browser's own URL is a share link."""
-    wanted = params_of(cfg, view)
+    wanted = params_of(cfg, selection)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
 
-def link(cfg: RunConfig, view: ViewState, autorun: bool = False) -> str:
+def link(cfg: RunConfig, selection: Selection, autorun: bool = False) -> str:
     base = st.context.url or "http://localhost:8501/"
-    params = params_of(cfg, view) | ({AUTORUN: "1"} if autorun else {})
+    params = params_of(cfg, selection) | ({AUTORUN: "1"} if autorun else {})
     return f"{base}?{urlencode(params)}"
 
 
-def copy_link_control(cfg: RunConfig, view: ViewState):
+def copy_link_control(cfg: RunConfig, selection: Selection):
     """A "Copy link" popover: the link in a code box with its copy button, ready-to-train and autorun."""
     with st.popover("Copy link", icon=":material/link:"):
         st.caption("Opens the lab with these settings and this view, ready to train:")
-        st.code(link(cfg, view), language=None, wrap_lines=True)
+        st.code(link(cfg, selection), language=None, wrap_lines=True)
         st.caption("Starts training as soon as it opens (autorun=1):")
-        st.code(link(cfg, view, autorun=True), language=None, wrap_lines=True)
+        st.code(link(cfg, selection, autorun=True), language=None, wrap_lines=True)
