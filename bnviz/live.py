@@ -32,7 +32,7 @@ def default_limits(cores: int | None = None) -> tuple[int, int]:
     """(concurrent trainings, torch threads each): $BNVIZ_MAX_TRAININGS / $BNVIZ_TRAIN_THREADS, else one
     training per two cores, sharing all cores but one. That core is left to the server and, often, the
     browser on the same machine: a two-thread team stalls at every op when one of its cores is taken
-    (measured here: 2.5 vs 14.6 steps/s with two vs one thread on a busy 2-core machine)."""
+    (several times slower than one thread; bench/README.md)."""
     cores = cores or os.cpu_count() or 1
     slots = int(os.environ.get("BNVIZ_MAX_TRAININGS") or max(1, cores // 2))
     threads = int(os.environ.get("BNVIZ_TRAIN_THREADS") or max(1, (cores - 1) // slots))
