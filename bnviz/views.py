@@ -111,11 +111,6 @@ VIEWS: tuple[View, ...] = (
                 "late in training points at denormal floats or a busy machine.",
         ("Cost: ms per training step", "training step", "ms per step"),
         lambda r, at: plots.cost_figure(r)),)),
-    View(8, "saturation", "Saturated units", charts=(Chart(
-        "saturation", "The share of units a saturating activation pins at its ends (or ReLU leaves at 0): "
-                      "normalization before the activation keeps it low.",
-        ("Saturated or dead units per site", "training step", "fraction of units"),
-        lambda r, at: plots.training.saturation_figure(r)),)),
 )
 VIEW_NUMBERS = tuple(view.number for view in VIEWS)
 BY_NUMBER = {view.number: view for view in VIEWS}

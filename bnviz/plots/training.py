@@ -11,7 +11,7 @@ from bnviz.plots.style import (LAYER_COLORS, NO_EVALS_HINT, NO_SNAPSHOTS_HINT, N
                                REFERENCE_COLOR, axis_names, axis_refs, base_layout, divergence_marks,
                                downsample_indices, empty_figure, figure, finite, grid, nice_ceiling, positive,
                                read, rgba, rolling)
-from bnviz.record import RunRecord, column_key
+from bnviz.record import RunRecord
 
 SMOOTH_STEPS = 20  # trailing moving average of the (noisy) per-batch loss and accuracy
 COST_WINDOW = 50  # trailing rolling median of ms per step
@@ -157,16 +157,3 @@ def cost_figure(record: RunRecord) -> go.Figure:
     layout = base_layout(title, uirevision="cost", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
     layout["shapes"], layout["annotations"] = divergence_marks(record, [1])
     return figure(data, layout)
-
-
-def saturation_figure(record: RunRecord) -> go.Figure:
-    """The fraction of saturated or dead units after each norm site's activation, at every snapshot."""
-    title = "Saturated or dead units per site"
-    if not len(record.snapshots):
-        return empty_figure(title, NO_SNAPSHOTS_HINT, "training step", "fraction of units")
-    steps, *fractions = read(record.snapshots, "step", *(column_key(site, "saturated") for site in record.sites))
-    data = [{"type": "scatter", "mode": "lines", "x": steps, "y": fraction, "name": site,
-             "line": {"width": 2, "color": LAYER_COLORS[j % 8]}} for j, (site, fraction) in
-            enumerate(zip(record.sites, fractions))]
-    xaxis, yaxis = _step_axis("fraction of units")
-    return figure(data, base_layout(title, uirevision="saturation", xaxis=xaxis, yaxis=yaxis))
