@@ -15,7 +15,7 @@ PAGES = [
     st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
 ]
 
-st.set_page_config(page_title="bnviz", page_icon=":material/insights:", layout="wide")
+st.set_page_config(layout="wide")  # each tab is titled by its st.Page title
 lab = session.lab_session()
 page = st.navigation(PAGES)
 session.open_lab(lab, autorun_allowed=page is LAB)  # a link opened on another page never starts training

@@ -18,7 +18,7 @@ def fmt(value: float) -> str:
 
 
 st.title("BatchNorm theory, done right")
-st.caption("The source article (an untitled Chinese blog post on batch normalization in CNNs, 批量归一化) gets "
+st.caption("The source article (an untitled Chinese blog post on batch normalization in CNNs) gets "
            "the motivation right but the mechanics "
            "wrong in places. Each section below states the correct rule and computes it live with the same "
            "numpy BatchNorm (`bnviz.batchnorm`) that bnviz tests against PyTorch.")
