@@ -1,9 +1,7 @@
 """Live training for one browser session: a background thread steps a Trainer in short chunks.
 
-Streamlit-free on purpose: the UI layer holds one `LiveSession` per browser session (a single
-session_state assignment) and one shared `Limiter` (st.cache_resource). The training thread is the only
-code that touches the Trainer while it runs; readers get a consistent frozen copy of the record
-(`LiveRun.latest_record()`) or borrow the trainer between two chunks (`LiveRun.holding_trainer()`).
+Streamlit-free; only the training thread touches the Trainer while it runs. Readers get a frozen copy of
+the record (`LiveRun.latest_record()`) or borrow the trainer between two chunks (`holding_trainer()`).
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -300,26 +298,3 @@ def yield_cpu_to_the_server():
         os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + TRAINING_NICE))
     except OSError:  # a sandbox may forbid it; training still works
         pass
-
-
-@dataclass
-class LiveSession:
-    """One browser session's training: its run and its last config (the UI keeps the rest: bnviz.ui.session)."""
-
-    config: RunConfig = field(default_factory=RunConfig)
-    run: LiveRun | None = None
-
-    def train(self, cfg: RunConfig, limiter: Limiter) -> LiveRun:
-        """Resume the paused run of this config, or start a new one (ending any other)."""
-        if self.run is not None and self.run.cfg == cfg and self.run.state == "paused":
-            self.run.start()
-            return self.run
-        self.reset()
-        self.run = LiveRun(cfg, limiter)
-        self.run.start()
-        return self.run
-
-    def reset(self):
-        if self.run is not None:
-            self.run.stop(wait=2.0)
-        self.run = None

@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from bnviz.config import RunConfig
-from bnviz.live import ACTIVE, TRAINING_NICE, Limiter, LiveRun, LiveSession, default_limits
+from bnviz.live import ACTIVE, TRAINING_NICE, Limiter, LiveRun, default_limits
+from bnviz.live_session import LiveSession
 from bnviz.record import TABLES
 from bnviz.trainer import Trainer
 
