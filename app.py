@@ -1,59 +1,24 @@
-"""bnviz lab: train the article's CNN live and watch what normalization does to every layer."""
+"""bnviz: the entry script. It opens every page the same way (page config, this session, the URL, the
+navigation, the lab's training badge) and then runs the page asked for."""
 
 import streamlit as st
 
-from bnviz.ui import controls, export, session, share, sidebar, views
+from bnviz.ui import session
 
-REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
+# A new page is one more entry. A page's address is its file name, so the files keep the addresses shared
+# links already use (/, /Microscope, /Theory). The folder is not named pages/: Streamlit (and AppTest) would
+# run the files there as pages of their own, without this script.
+LAB = st.Page("app_pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
+PAGES = [
+    LAB,
+    st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
+    st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
+]
 
-st.set_page_config(page_title="bnviz · BatchNorm lab", page_icon=":material/insights:", layout="wide")
+st.set_page_config(layout="wide")  # each tab is titled by its st.Page title
 lab = session.lab_session()
-limiter = session.shared_limiter()
-autorun = session.open_lab(lab)
-session.nav()
-
-cfg, cfg_error = sidebar.draw()
-if cfg is not None:
-    lab.config = cfg
-if autorun and cfg is not None:
-    lab.train(cfg, limiter)
-session.heartbeat(lab)
-
-st.title("BatchNorm lab")
-st.caption("Train a small CNN on real MNIST digits and watch each norm layer live: what goes in (pre), "
-           "what comes out (post), the gradients, and the cost. Move a knob on the left, press Train.")
-for problem in lab.problems:
-    st.warning(f"Link parameter ignored: {problem}")
-if cfg_error:
-    st.error(f"These settings cannot train: {cfg_error}")
-
-controls.buttons(lab, cfg, limiter)
-run = lab.run
-training = session.is_training(lab)
-record = run.view() if run is not None else None
-shown_cfg = run.cfg if run is not None else lab.config
-view = views.controls(lab, shown_cfg, record)
-share.write_url(lab.config, view)
-
-
-@st.fragment(run_every=REFRESH_S if training else None)
-def live():
-    """Progress and charts; while training this part alone redraws every REFRESH_S seconds."""
-    session.heartbeat(lab)
-    current = lab.run
-    controls.progress(current, limiter)
-    model = (current.cfg if current is not None else lab.config).model
-    views.charts(lab, lab.view, views.shown_record(lab, current), model)
-    if training and not session.is_training(lab):
-        st.rerun()  # the run paused or ended: redraw the page once, without the timer
-
-
-live()
-
-tools = st.columns([1, 2])
-with tools[0]:
-    share.copy_link_control(lab.config, view)
-if record is not None and not training:
-    with tools[1]:
-        export.downloads(record)
-st.caption("bnviz · live BatchNorm lab · the microscope page shows one batch through the model, no training.")
+page = st.navigation(PAGES)
+session.open_lab(lab, autorun_allowed=page is LAB)  # a link opened on another page never starts training
+if page is not LAB:
+    session.training_badge(lab)  # keeps a lab run alive while its user reads another page
+page.run()

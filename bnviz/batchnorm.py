@@ -71,3 +71,10 @@ def normalize_eval(x: np.ndarray, stats: RunningStats, gamma: np.ndarray, beta: 
 def keras_momentum(pytorch_momentum: float | None) -> float | None:
     """Keras writes moving = moving * m + batch * (1 - m): its m is 1 - PyTorch's."""
     return None if pytorch_momentum is None else 1.0 - pytorch_momentum
+
+
+def post_std(var, eps: float) -> np.ndarray:
+    """The std BN leaves (gamma 1) in a channel of batch variance var: sqrt(var / (var + eps)). Far above
+    eps that is 1; near eps the channel is squashed towards 0 instead of being scaled up."""
+    var = np.asarray(var, dtype=np.float64)
+    return np.sqrt(var / (var + eps))

@@ -104,23 +104,31 @@ class RunConfig:
     @classmethod
     def from_params_lenient(cls, params: dict[str, str]) -> tuple["RunConfig", list[str]]:
         """Parse what is valid, fall back to the default for the rest; return the problems found."""
-        problems, values = [], {}
-        for key, raw in params.items():
-            if key not in FIELDS:
-                problems.append(f"unknown parameter {key!r} ignored")
-                continue
-            try:
-                values[key] = FIELDS[key].parse(key, raw)
-                FIELDS[key].check(key, values[key])
-            except ConfigError as err:
-                values.pop(key, None)
-                problems.append(f"{err}; using the default {FIELDS[key].format(getattr(cls(), key))}")
+        default = cls()
+        values, problems = parse_lenient(FIELDS, params, {name: getattr(default, name) for name in FIELDS})
         while True:
             try:
                 return cls(**values), problems
             except ConfigError as err:  # valid values in a combination PyTorch cannot train
                 values.pop(err.field, None)
                 problems.append(f"{err}; using the default for {err.field}")
+
+
+def parse_lenient(fields: dict[str, "Field"], params: dict[str, str], defaults: dict) -> tuple[dict, list[str]]:
+    """The valid values of `params` by field name, and one problem per other parameter, naming it, what is
+    allowed and the default used instead: the one parser of URL parameters (run knobs and the lab's view)."""
+    problems, values = [], {}
+    for key, raw in params.items():
+        if key not in fields:
+            problems.append(f"unknown parameter {key!r} ignored")
+            continue
+        try:
+            values[key] = fields[key].parse(key, raw)
+            fields[key].check(key, values[key])
+        except ConfigError as err:
+            values.pop(key, None)
+            problems.append(f"{err}; using the default {fields[key].format(defaults[key])}")
+    return values, problems
 
 
 @dataclass(frozen=True)

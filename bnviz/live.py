@@ -1,9 +1,7 @@
 """Live training for one browser session: a background thread steps a Trainer in short chunks.
 
-Streamlit-free on purpose: the UI layer holds one `LiveSession` per browser session (a single
-session_state assignment) and one shared `Limiter` (st.cache_resource). The training thread is the only
-code that touches the Trainer while it runs; readers get a consistent frozen copy of the record
-(`LiveRun.view()`) or borrow the trainer between two chunks (`LiveRun.holding_trainer()`).
+Streamlit-free; only the training thread touches the Trainer while it runs. Readers get a frozen copy of
+the record (`LiveRun.latest_record()`) or borrow the trainer between two chunks (`holding_trainer()`).
 """
 
 from __future__ import annotations
@@ -12,13 +10,13 @@ import os
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
 
 from bnviz.config import RunConfig
-from bnviz.record import TABLES, RunRecord, Series
+from bnviz.record import RunRecord
 
 HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
@@ -32,7 +30,7 @@ def default_limits(cores: int | None = None) -> tuple[int, int]:
     """(concurrent trainings, torch threads each): $BNVIZ_MAX_TRAININGS / $BNVIZ_TRAIN_THREADS, else one
     training per two cores, sharing all cores but one. That core is left to the server and, often, the
     browser on the same machine: a two-thread team stalls at every op when one of its cores is taken
-    (measured here: 2.5 vs 14.6 steps/s with two vs one thread on a busy 2-core machine)."""
+    (several times slower than one thread; bench/README.md)."""
     cores = cores or os.cpu_count() or 1
     slots = int(os.environ.get("BNVIZ_MAX_TRAININGS") or max(1, cores // 2))
     threads = int(os.environ.get("BNVIZ_TRAIN_THREADS") or max(1, (cores - 1) // slots))
@@ -110,15 +108,6 @@ class Progress:
         return min(1.0, self.steps_done / self.steps)
 
 
-def freeze(record: RunRecord) -> RunRecord:
-    """A copy of `record` whose tables no longer change (the columns are shared, not copied)."""
-    view = RunRecord(record.config, record.sites, record.layers, record.batchnorm_sites, record.snapshot_every)
-    view.end(record.status, record.status_step)
-    for table in TABLES:
-        setattr(view, table, Series(getattr(record, table).columns()))
-    return view
-
-
 class LiveRun:
     """One training run of one config, stepped by a background thread that can pause, resume and stop."""
 
@@ -137,9 +126,9 @@ class LiveRun:
         self._lock = threading.Lock()  # held by whoever uses the trainer (the thread, during a chunk)
         self._borrowers = 0  # readers waiting for the trainer between chunks
         self._borrowers_lock = threading.Lock()
-        self._view: RunRecord | None = None
-        self._view_wanted = True
-        self._first_view = threading.Event()
+        self._frozen: RunRecord | None = None  # the record as of the last chunk, for readers
+        self._frozen_wanted = True
+        self._first_record = threading.Event()
         self._rate: float | None = None
         self._last_beat = time.monotonic()
 
@@ -179,21 +168,21 @@ class LiveRun:
         return bool(self._thread and self._thread.is_alive())
 
     # --- reading (any thread) -------------------------------------------------------------------
-    def view(self) -> RunRecord | None:
-        """The record as of the last chunk, consistent across its tables; None before the first step."""
-        self._view_wanted = True
+    def latest_record(self) -> RunRecord | None:
+        """The record as of the last chunk, frozen and consistent across its tables; None before the first step."""
+        self._frozen_wanted = True
         trainer = self.trainer
         if trainer is not None and not self.alive:  # no thread to publish: do it here if behind
             with self._lock:
-                view = self._view
-                if view is None or (view.status, len(view.steps)) != (trainer.record.status,
-                                                                     len(trainer.record.steps)):
+                frozen = self._frozen
+                if frozen is None or (frozen.status, len(frozen.steps)) != (trainer.record.status,
+                                                                           len(trainer.record.steps)):
                     self._publish()
-        return self._view
+        return self._frozen
 
-    def wait_for_first_view(self, timeout: float) -> bool:
+    def wait_for_first_record(self, timeout: float) -> bool:
         """Block up to `timeout` s for the first recorded step (so a page can show it in the same redraw)."""
-        return self._first_view.wait(timeout)
+        return self._first_record.wait(timeout)
 
     @contextmanager
     def holding_trainer(self):
@@ -257,7 +246,7 @@ class LiveRun:
             with self._lock:
                 done_before = trainer.steps_done
                 trainer.step(steps)
-                if self._view_wanted or trainer.done:
+                if self._frozen_wanted or trainer.done:
                     self._publish()
             elapsed = time.perf_counter() - started
             made = trainer.steps_done - done_before
@@ -292,9 +281,9 @@ class LiveRun:
         self.limiter.leave(self)
 
     def _publish(self):
-        self._view = freeze(self.trainer.record)
-        self._view_wanted = False
-        self._first_view.set()
+        self._frozen = self.trainer.record.frozen()
+        self._frozen_wanted = False
+        self._first_record.set()
 
 
 def yield_cpu_to_the_server():
@@ -309,31 +298,3 @@ def yield_cpu_to_the_server():
         os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + TRAINING_NICE))
     except OSError:  # a sandbox may forbid it; training still works
         pass
-
-
-@dataclass
-class LiveSession:
-    """Everything one browser session keeps: its run, its last config and the notes to show."""
-
-    config: RunConfig = field(default_factory=RunConfig)
-    run: LiveRun | None = None
-    view: object = None  # what the lab shows: a bnviz.ui.share.ViewState (this module knows no UI)
-    problems: list[str] = field(default_factory=list)  # invalid URL parameters, shown as warnings
-    initialized: bool = False  # the URL has been read into the widgets
-    cache: dict = field(default_factory=dict)  # the record the charts show and its figures
-    microscope: object = None  # the microscope page's model and last forward pass
-
-    def train(self, cfg: RunConfig, limiter: Limiter) -> LiveRun:
-        """Resume the paused run of this config, or start a new one (ending any other)."""
-        if self.run is not None and self.run.cfg == cfg and self.run.state == "paused":
-            self.run.start()
-            return self.run
-        self.reset()
-        self.run = LiveRun(cfg, limiter)
-        self.run.start()
-        return self.run
-
-    def reset(self):
-        if self.run is not None:
-            self.run.stop(wait=2.0)
-        self.run, self.cache = None, {}

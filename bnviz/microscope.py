@@ -126,12 +126,6 @@ def independent_channels(norm: nn.Module, channel: int) -> slice:
     return slice(channel, channel + 1)
 
 
-def squash(channel_var: np.ndarray, eps: float) -> np.ndarray:
-    """Std of x_hat = (x - mean)/sqrt(var + eps) for a channel of batch variance var: sqrt(var / (var + eps))."""
-    var = np.asarray(channel_var, dtype=np.float64)
-    return np.sqrt(var / (var + eps))
-
-
 def _channel_dims(x: torch.Tensor) -> tuple[int, ...]:
     return (0,) + tuple(range(2, x.dim()))
 

@@ -101,6 +101,16 @@ def blocks(model: nn.Module) -> dict[str, Block]:
     return {f"{name}.norm": module for name, module in model.named_modules() if isinstance(module, Block)}
 
 
+def site_names(model: str) -> list[str]:
+    """The norm sites of a model named by config (`seed_cnn`, `mlp`), as blocks() names them, without building it."""
+    return [f"block{i}.norm" for i in range(1, len(NORM_WIDTHS[model]) + 1)]
+
+
+def is_batchnorm(module: nn.Module) -> bool:
+    """BatchNorm1d/2d (not InstanceNorm): the norm that keeps running statistics and batch statistics."""
+    return isinstance(module, nn.modules.batchnorm._BatchNorm)
+
+
 def weight_layers(model: nn.Module) -> dict[str, nn.Parameter]:
     """Name -> weight of every layer whose gradient is tracked (convs, fcs, affine norms, head)."""
     return {name[: -len(".weight")]: p for name, p in model.named_parameters() if name.endswith(".weight")}

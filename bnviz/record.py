@@ -36,6 +36,11 @@ STACK_EVERY = 256  # rows kept as separate arrays before a column is stacked
 BATCHNORM_FIELDS = ("batch_mean", "batch_var", "running_mean", "running_var", "gamma", "beta")
 
 
+def column_key(site: str, *parts: str) -> str:
+    """The snapshot column of a norm site: column_key("block1.norm", "pre", "std") is "block1.norm/pre/std"."""
+    return "/".join((site, *parts))
+
+
 class RecordError(ValueError):
     """A record file that is not a valid bnviz record."""
 
@@ -129,9 +134,9 @@ class RunRecord:
     # --- reading ---------------------------------------------------------------------------
     def hist(self, site: str, kind: str, channel: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Histogram edges [snapshots, bins+1] and counts [snapshots, bins] (all channels or one)."""
-        counts = self.snapshots[f"{site}/{kind}/channel_hist"].astype(np.int64)
+        counts = self.snapshots[column_key(site, kind, "channel_hist")].astype(np.int64)
         counts = counts.sum(axis=1) if channel is None else counts[:, channel]
-        lo, hi = self.snapshots[f"{site}/{kind}/range"].T
+        lo, hi = self.snapshots[column_key(site, kind, "range")].T
         edges = np.linspace(lo, hi, counts.shape[1] + 1, axis=1)
         return edges, counts
 
@@ -140,6 +145,15 @@ class RunRecord:
         if len(self.snapshots) > MAX_SNAPSHOTS:
             self.snapshots.thin()
             self.snapshot_every *= 2
+
+    def frozen(self) -> "RunRecord":
+        """A copy whose tables no longer change (the columns are shared, not copied): safe to read while
+        a trainer goes on appending to this one."""
+        copy = RunRecord(self.config, self.sites, self.layers, self.batchnorm_sites, self.snapshot_every)
+        copy.end(self.status, self.status_step)
+        for table in TABLES:
+            setattr(copy, table, Series(getattr(self, table).columns()))
+        return copy
 
     def end(self, status: str, step: int | None = None):
         if status not in STATUSES:
@@ -200,15 +214,14 @@ class RunRecord:
         n_layers, bins = len(self.layers), self.config.hist_bins
         snap = {"step": (), "update_ratio": (n_layers,)}
         for site, channels in self.sites.items():
-            snap[f"{site}/saturated"] = ()
+            snap[column_key(site, "saturated")] = ()
             for kind in KINDS:
-                base = f"{site}/{kind}/"
-                snap.update({base + "mean": (), base + "std": (), base + "nonfinite": (),
-                             base + "percentiles": (len(PERCENTILES),), base + "range": (2,),
-                             base + "channel_hist": (channels, bins), base + "channel_mean": (channels,),
-                             base + "channel_std": (channels,)})
+                shapes = {"mean": (), "std": (), "nonfinite": (), "percentiles": (len(PERCENTILES),),
+                          "range": (2,), "channel_hist": (channels, bins), "channel_mean": (channels,),
+                          "channel_std": (channels,)}
+                snap.update({column_key(site, kind, stat): shape for stat, shape in shapes.items()})
             if site in self.batchnorm_sites:
-                snap.update({f"{site}/{name}": (channels,) for name in BATCHNORM_FIELDS})
+                snap.update({column_key(site, name): (channels,) for name in BATCHNORM_FIELDS})
         return {"steps": {"step": (), "loss": (), "train_acc": (), "ms_per_step": (), "grad_norm": (n_layers,)},
                 "snapshots": snap,
                 "evals": {"step": (), "test_loss": (), "test_acc": (), "train_mode_acc": (),

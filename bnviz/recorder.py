@@ -19,10 +19,10 @@ import math
 import torch
 from torch import nn
 
-from bnviz.models import blocks
-from bnviz.record import KINDS, PERCENTILES
+from bnviz.models import blocks, is_batchnorm
+from bnviz.record import KINDS, PERCENTILES, column_key
 
-SAMPLE_SIZE = 16384  # values per tensor: ~0.8 ms of work per tensor on this 2-core CPU; fits uint16 counts
+SAMPLE_SIZE = 16384  # values per tensor: well under a millisecond of work per tensor; fits uint16 counts
 PERCENTILE_SAMPLES = 2048  # values sorted for the percentiles (the sort dominates): median within ~0.03 std
 
 # Saturated (or dead) region of each activation, judged on its output a.
@@ -90,9 +90,9 @@ class Recorder:
             act_finite = torch.isfinite(act_out)
         else:
             act_out, act_finite = values[0], finite[0]
-        self._measured[f"{site}/saturated"] = ((self.saturated(act_out) & act_finite).sum()
+        self._measured[column_key(site, "saturated")] = ((self.saturated(act_out) & act_finite).sum()
                                               / act_finite.sum().clamp(min=1))
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+        if is_batchnorm(module):
             self._measured.update(self._batchnorm(site, module, pre, post.grad_fn))
 
     def _sample(self, shape: torch.Size, device: torch.device) -> tuple[int, torch.Tensor]:
@@ -138,7 +138,8 @@ class Recorder:
         stats = {"mean": mean.float(), "std": std.float(), "range": torch.stack([lo, hi], 1),
                  "percentiles": percentiles, "channel_hist": counts, "channel_mean": ch_mean.float(),
                  "channel_std": ch_std.float(), "nonfinite": values.shape[1] - count}
-        return {f"{site}/{kind}/{name}": stat[row] for row, kind in enumerate(KINDS) for name, stat in stats.items()}
+        return {column_key(site, kind, name): stat[row]
+                for row, kind in enumerate(KINDS) for name, stat in stats.items()}
 
     @staticmethod
     def _batchnorm(site: str, module: nn.modules.batchnorm._BatchNorm, pre: torch.Tensor, node) -> dict:
@@ -153,11 +154,12 @@ class Recorder:
             mean = pre.mean(dims, keepdim=True)
             batch_var, batch_mean = (pre - mean).square().mean(dims), mean.reshape(-1)
         ones = torch.ones_like(batch_mean)
-        return {f"{site}/batch_mean": batch_mean, f"{site}/batch_var": batch_var,
-                f"{site}/running_mean": module.running_mean.detach().clone(),
-                f"{site}/running_var": module.running_var.detach().clone(),
-                f"{site}/gamma": module.weight.detach().clone() if module.affine else ones,
-                f"{site}/beta": module.bias.detach().clone() if module.affine else ones * 0}
+        values = {"batch_mean": batch_mean, "batch_var": batch_var,
+                  "running_mean": module.running_mean.detach().clone(),
+                  "running_var": module.running_var.detach().clone(),
+                  "gamma": module.weight.detach().clone() if module.affine else ones,
+                  "beta": module.bias.detach().clone() if module.affine else ones * 0}
+        return {column_key(site, name): value for name, value in values.items()}
 
 
 def _percentiles(values: torch.Tensor, finite: torch.Tensor, quantiles: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from bnviz.record import KINDS, PERCENTILES, SCHEMA, RunRecord, Series
+from bnviz.record import KINDS, PERCENTILES, SCHEMA, RunRecord, Series, column_key
 
 
 def finite_list(values) -> list:
@@ -44,14 +44,13 @@ def site_summary(record: RunRecord, site: str) -> dict:
     snaps = record.snapshots
     steps = [int(s) for s in column(snaps, "step")]
     out = {"channels": record.sites[site], "batchnorm": site in record.batchnorm_sites, "step": steps,
-           "saturated": finite_list(column(snaps, f"{site}/saturated"))}
+           "saturated": finite_list(column(snaps, column_key(site, "saturated")))}
     for kind in KINDS:
-        base = f"{site}/{kind}/"
-        percentiles = column(snaps, base + "percentiles", (len(PERCENTILES),))
-        stats = {"step": steps, "mean": finite_list(column(snaps, base + "mean")),
-                 "std": finite_list(column(snaps, base + "std"))}
+        percentiles = column(snaps, column_key(site, kind, "percentiles"), (len(PERCENTILES),))
+        stats = {"step": steps, "mean": finite_list(column(snaps, column_key(site, kind, "mean"))),
+                 "std": finite_list(column(snaps, column_key(site, kind, "std")))}
         stats.update({f"p{p}": finite_list(percentiles[:, i]) for i, p in enumerate(PERCENTILES)})
-        stats["nonfinite"] = [int(n) for n in column(snaps, base + "nonfinite")]
+        stats["nonfinite"] = [int(n) for n in column(snaps, column_key(site, kind, "nonfinite"))]
         out[kind] = stats
     return out
 

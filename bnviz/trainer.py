@@ -16,7 +16,7 @@ from torch import nn
 
 from bnviz.config import ConfigError, RunConfig
 from bnviz.data import Dataset, load_dataset
-from bnviz.models import blocks, build_model, weight_layers
+from bnviz.models import blocks, build_model, is_batchnorm, weight_layers
 from bnviz.record import RunRecord
 from bnviz.recorder import Recorder
 
@@ -67,7 +67,7 @@ class Trainer:
         sites = blocks(self.model)
         self.record = RunRecord(cfg, {site: block.width for site, block in sites.items()}, list(self.weights),
                                 [site for site, block in sites.items()
-                                 if isinstance(block.norm, nn.modules.batchnorm._BatchNorm)])
+                                 if is_batchnorm(block.norm)])
         self.steps_done = 0
         self._order = torch.Generator().manual_seed(cfg.seed)  # data order, separate from init
         self._epoch_order = torch.empty(0, dtype=torch.long)

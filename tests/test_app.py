@@ -20,7 +20,7 @@ from bnviz.ui import export, session
 from apptest_charts import charts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-MICROSCOPE = "pages/1_Microscope.py"
+MICROSCOPE = "app_pages/Microscope.py"
 TINY = {"model": "mlp", "steps": "30", "batch_size": "16", "record_every": "5", "eval_every": "10"}
 
 
@@ -84,7 +84,7 @@ def chart_keys(at: AppTest) -> list[str]:
 def wait_for_step(at: AppTest, step: int, timeout=60.0):
     """Wait until the running record holds a snapshot at or past `step`."""
     end = time.monotonic() + timeout
-    while (record := lab(at).run.view()) is None or record.snapshots["step"][-1] < step:
+    while (record := lab(at).run.latest_record()) is None or record.snapshots["step"][-1] < step:
         assert time.monotonic() < end, f"no snapshot at step {step}"
         time.sleep(0.05)
 
@@ -108,7 +108,7 @@ def test_lab_opens_ready_to_train_and_never_blank():
     assert set(FIELDS) <= set(at.query_params)  # every knob is in the URL from the start
     # Training fills in the same charts: same keys in the same places, no layout jump.
     at.button(key="run.train").click().run()
-    assert lab(at).run.view() is not None
+    assert lab(at).run.latest_record() is not None
     assert chart_keys(at) == keys
     assert not any(placeholders(at))
     stop(at)
@@ -171,7 +171,7 @@ def test_train_draws_every_view_from_the_run():
     assert not any(placeholders(at))
     assert any("block1.norm at step" in t for t in titles) and "Gradient norm per layer" in titles
     assert len(titles) == 3 + 3 + 6 + 2 + 1 + 3 + 1  # the mlp has 3 norm sites
-    record = lab(at).run.view()
+    record = lab(at).run.latest_record()
     assert record.config == lab(at).config and record.status == "finished" and len(record.steps) == 30
     assert "step 30 / 30" in at.get("progress")[0].proto.text
     assert len(at.download_button) == 2

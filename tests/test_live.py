@@ -13,7 +13,8 @@ import pytest
 import torch
 
 from bnviz.config import RunConfig
-from bnviz.live import ACTIVE, TRAINING_NICE, Limiter, LiveRun, LiveSession, default_limits
+from bnviz.live import ACTIVE, TRAINING_NICE, Limiter, LiveRun, default_limits
+from bnviz.live_session import LiveSession
 from bnviz.record import TABLES
 from bnviz.trainer import Trainer
 
@@ -40,11 +41,11 @@ def limiter():
     torch.set_num_threads(before)
 
 
-def assert_same_run(view, bare):
+def assert_same_run(record, bare):
     for table in TABLES:
         for name in getattr(bare, table).names():
             if name != "ms_per_step":  # wall time, the only column allowed to differ
-                np.testing.assert_array_equal(getattr(view, table)[name], getattr(bare, table)[name],
+                np.testing.assert_array_equal(getattr(record, table)[name], getattr(bare, table)[name],
                                               err_msg=f"{table}/{name}")
 
 
@@ -52,9 +53,9 @@ def test_live_run_equals_the_bare_trainer(limiter):
     run = LiveRun(TINY, limiter)
     run.start()
     wait_until(lambda: run.state == "finished")
-    view = run.view()
-    assert view.config == TINY and view.status == "finished"
-    assert_same_run(view, Trainer(TINY).step(TINY.steps))
+    record = run.latest_record()
+    assert record.config == TINY and record.status == "finished"
+    assert_same_run(record, Trainer(TINY).step(TINY.steps))
 
 
 def test_pause_holds_the_steps_frees_the_slot_and_resume_continues_the_same_run(limiter):
@@ -69,7 +70,7 @@ def test_pause_holds_the_steps_frees_the_slot_and_resume_continues_the_same_run(
     assert run.trainer.steps_done == held < 120
     run.start()
     wait_until(lambda: run.state == "finished")
-    assert_same_run(run.view(), Trainer(TINY.replace(steps=120)).step(120))
+    assert_same_run(run.latest_record(), Trainer(TINY.replace(steps=120)).step(120))
 
 
 def test_stop_keeps_the_record_with_status_stopped(limiter):
@@ -78,8 +79,8 @@ def test_stop_keeps_the_record_with_status_stopped(limiter):
     wait_until(lambda: run.trainer is not None and run.trainer.steps_done >= 2)
     run.stop()
     assert not run.alive and run.state == "stopped" and limiter.running == 0
-    view = run.view()
-    assert view.status == "stopped" and len(view.steps) == run.trainer.steps_done
+    record = run.latest_record()
+    assert record.status == "stopped" and len(record.steps) == run.trainer.steps_done
 
 
 def test_a_silent_browser_stops_training(limiter):
@@ -87,7 +88,7 @@ def test_a_silent_browser_stops_training(limiter):
     run.start()
     wait_until(lambda: run.state == "stopped", timeout=10)
     assert "browser" in run.progress().message and limiter.running == 0
-    assert run.view().status == "stopped"
+    assert run.latest_record().status == "stopped"
 
 
 def test_heartbeats_keep_it_training(limiter):
@@ -164,19 +165,19 @@ def test_training_thread_uses_the_limiters_thread_count_at_a_lower_priority():
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_nice
 
 
-def test_views_are_consistent_while_training(limiter):
+def test_frozen_records_are_consistent_while_training(limiter):
     run = LiveRun(TINY.replace(steps=60, record_every=1), limiter)
     run.start()
-    views = 0
+    reads = 0
     while run.state in ACTIVE:
-        view = run.view()
-        if view is not None:
-            views += 1
+        record = run.latest_record()
+        if record is not None:
+            reads += 1
             for table in TABLES:
-                series = getattr(view, table)
+                series = getattr(record, table)
                 assert all(len(series[name]) == len(series) for name in series.names()), table
         time.sleep(0.005)
-    assert views > 3 and len(run.view().steps) == 60
+    assert reads > 3 and len(run.latest_record().steps) == 60
 
 
 def test_holding_the_trainer_pauses_stepping(limiter):
@@ -198,7 +199,7 @@ def test_a_failing_start_is_reported_and_frees_the_slot(limiter):
     run.start()
     wait_until(lambda: not run.alive)
     assert run.state == "failed" and "could not be downloaded" in run.progress().message
-    assert limiter.running == 0 and run.view() is None
+    assert limiter.running == 0 and run.latest_record() is None
 
 
 def test_session_resumes_the_same_config_and_restarts_a_new_one(limiter):

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from bnviz import microscope
+from bnviz.batchnorm import post_std
 from bnviz.config import RunConfig
 from bnviz.data import load_dataset
 from bnviz.models import blocks, build_model
@@ -90,9 +91,9 @@ def test_parts_of_the_batch_normalize_as_the_whole_batch_does(kind):
         microscope.normalize(x[:, block], module, eps, batch_stats=(mean, var), channels=block), whole[:, block])
 
 
-def test_squash_is_the_std_left_by_eps():
+def test_post_std_is_the_std_left_by_eps():
     # x_hat = (x - mean) / sqrt(var + eps) has std sqrt(var / (var + eps)): 1 when var >> eps, ~0 when var << eps.
-    np.testing.assert_allclose(microscope.squash([4.0, 1e-6, 0.0], 1e-6), [np.sqrt(4 / (4 + 1e-6)), np.sqrt(0.5), 0])
+    np.testing.assert_allclose(post_std([4.0, 1e-6, 0.0], 1e-6), [np.sqrt(4 / (4 + 1e-6)), np.sqrt(0.5), 0])
 
 
 @pytest.fixture(scope="module")

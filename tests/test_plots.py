@@ -12,11 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bnviz.config import RunConfig
-from bnviz.plots import (CAPTIONS, cost_figure, downsample_indices, empty_figure, grad_norm_figure,
-                         histogram_figure, histogram_heatmap_figure, percentile_bands_figure, placeholder_figure,
+from bnviz.plots import (cost_figure, downsample_indices, empty_figure, grad_norm_figure,
+                         prepost_histogram_figure, histogram_heatmap_figure, percentile_bands_figure,
                          rebin_histograms, running_stats_figure, training_figure, update_ratio_figure)
 from bnviz.plots.training import SMOOTH_STEPS
 from bnviz.record import PERCENTILES, RunRecord
+from bnviz.views import VIEWS
 
 SITES = {"block1.norm": 4, "block2.norm": 3}
 LAYERS = ["block1.conv", "block2.conv", "head"]
@@ -57,8 +58,8 @@ def annotation_texts(fig: go.Figure) -> str:
 
 
 ALL_VIEWS = {
-    "histograms": lambda r: histogram_figure(r, "block1.norm"),
-    "histograms channel": lambda r: histogram_figure(r, "block2.norm", channel=2),
+    "histograms": lambda r: prepost_histogram_figure(r, "block1.norm"),
+    "histograms channel": lambda r: prepost_histogram_figure(r, "block2.norm", channel=2),
     "percentiles": lambda r: percentile_bands_figure(r, "block1.norm"),
     "heatmap": lambda r: histogram_heatmap_figure(r, "block2.norm", "post"),
     "grad_norm": grad_norm_figure,
@@ -78,7 +79,7 @@ def test_histogram_densities_integrate_to_one_and_match_counts():
                                            "snapshots__block1.norm/pre/range": [[-2.0, 2.0]],
                                            "snapshots__block1.norm/pre/mean": [0.25],
                                            "snapshots__block1.norm/pre/std": [1.5]})
-    fig = histogram_figure(record, "block1.norm")
+    fig = prepost_histogram_figure(record, "block1.norm")
     pre = next(t for t in fig.data if t.type == "bar" and t.legendgroup == "pre")
     width = 4 / BINS
     np.testing.assert_allclose(pre.x, -2 + width * (np.arange(BINS) + 0.5))
@@ -96,7 +97,7 @@ def test_histogram_densities_integrate_to_one_and_match_counts():
 def test_histogram_one_channel_uses_that_channels_counts_and_moments():
     record = make_record(n_snapshots=3)
     channel_mean = record.snapshots["block2.norm/post/channel_mean"][1, 2]
-    fig = histogram_figure(record, "block2.norm", snapshot_index=1, channel=2)
+    fig = prepost_histogram_figure(record, "block2.norm", snapshot_index=1, channel=2)
     post = next(t for t in fig.data if t.type == "bar" and t.legendgroup == "post")
     counts = record.snapshots["block2.norm/post/channel_hist"][1, 2].astype(float)
     np.testing.assert_allclose(np.asarray(post.y) / np.max(post.y), counts / counts.max(), rtol=1e-5)
@@ -107,7 +108,7 @@ def test_histogram_one_channel_uses_that_channels_counts_and_moments():
 
 def test_histogram_of_a_constant_tensor_still_integrates_to_one():
     record = make_record(n_snapshots=1, **{"snapshots__block1.norm/post/range": [[0.0, 0.0]]})
-    bar = next(t for t in histogram_figure(record, "block1.norm").data if t.legendgroup == "post")
+    bar = next(t for t in prepost_histogram_figure(record, "block1.norm").data if t.legendgroup == "post")
     assert np.sum(np.asarray(bar.y) * np.asarray(bar.width)) == pytest.approx(1.0)
 
 
@@ -294,18 +295,19 @@ def test_a_table_read_mid_append_still_draws(view):
 def test_bad_arguments_name_the_field_and_range():
     record = make_record()
     with pytest.raises(ValueError, match=r"site='nope'.*block1.norm, block2.norm"):
-        histogram_figure(record, "nope")
+        prepost_histogram_figure(record, "nope")
     with pytest.raises(ValueError, match=r"kind='mid'.*pre, post"):
         histogram_heatmap_figure(record, "block1.norm", "mid")
     with pytest.raises(ValueError, match=r"channel=3.*0\.\.2"):
-        histogram_figure(record, "block2.norm", channel=3)
+        prepost_histogram_figure(record, "block2.norm", channel=3)
     with pytest.raises(ValueError, match=r"snapshot_index=4.*-4\.\.3"):
         running_stats_figure(record, "block1.norm", snapshot_index=4)
 
 
 def test_placeholders_cover_every_captioned_view():
-    figures = [placeholder_figure(view, "block1.norm") for view in CAPTIONS]  # KeyError if one is missing
-    assert all(CAPTIONS.values())
+    charts = [chart for view in VIEWS for chart in view.charts]
+    figures = [chart.placeholder("block1.norm") for chart in charts]
+    assert all(chart.caption for chart in charts)
     assert all(not f.data and f.layout.xaxis.title.text for f in figures)
     assert all(f.layout.title.text.startswith("block1.norm: ") for f in figures)
     assert annotation_texts(empty_figure("t", "a hint")) == "a hint"
@@ -313,7 +315,7 @@ def test_placeholders_cover_every_captioned_view():
 
 def test_pre_and_post_keep_their_colors_across_views():
     record = make_record()
-    hist = histogram_figure(record, "block1.norm")
+    hist = prepost_histogram_figure(record, "block1.norm")
     bands = percentile_bands_figure(record, "block1.norm")
     colors = {t.legendgroup: t.marker.color for t in hist.data if t.type == "bar"}
     assert colors["pre"] != colors["post"]

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 import torch
 
+from bnviz import plots
 from bnviz import theory as th
 
 
@@ -152,14 +153,14 @@ def test_bad_input_names_the_field_and_range(call, field):
 
 
 def test_figures_carry_the_data():
-    fig = th.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", log_x=True, marks={"m": 2})
+    fig = plots.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", log_x=True, marks={"m": 2})
     assert fig.layout.xaxis.type == "log" and list(fig.data[0].y) == [1.0, 2.0, 3.0]
     assert fig.layout.shapes[0].y0 == 2
-    marked = th.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", x_marks={"v": 1.5})
+    marked = plots.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", x_marks={"v": 1.5})
     assert list(marked.data[1].x) == [1.5, 1.5] and list(marked.data[1].y) == [1.0, 3.0]
     values = np.random.default_rng(0).normal(size=500)
-    hist = th.histogram_figure("h", {"v": values}, "x", marks={"m": 0.0}, bins=20)
+    hist = plots.samples_histogram_figure("h", {"v": values}, "x", marks={"m": 0.0}, bins=20)
     widths = np.asarray(hist.data[0].width)
     assert np.sum(np.asarray(hist.data[0].y) * widths) == pytest.approx(1.0)  # a density
-    constant = th.histogram_figure("c", {"v": np.zeros(5)}, "x")  # one value: no zero-width bins
+    constant = plots.samples_histogram_figure("c", {"v": np.zeros(5)}, "x")  # one value: no zero-width bins
     assert np.all(np.isfinite(np.asarray(constant.data[0].y, dtype=float)))

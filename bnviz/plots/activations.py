@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 from bnviz.plots.style import (KIND_COLORS, KIND_COLORSCALES, KIND_LABELS, NO_SNAPSHOTS_HINT, axis_names,
                                axis_refs, base_layout, check_channel, check_kind, check_site, divergence_marks,
                                empty_figure, figure, finite, grid, read, read_arrays, rgba, snapshot_row)
-from bnviz.record import KINDS, PERCENTILES, RunRecord
+from bnviz.record import KINDS, PERCENTILES, RunRecord, column_key
 
 VALUE_TITLE = "activation value"
 DENSITY_TITLE = "density (fraction per unit value)"
@@ -29,7 +29,7 @@ def drawable_edges(edges: np.ndarray) -> np.ndarray | None:
     return edges
 
 
-def histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
+def prepost_histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
                      channel: int | None = None) -> go.Figure:
     """Pre and post histograms of one norm site at one snapshot, overlaid on one value axis.
 
@@ -43,7 +43,7 @@ def histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
     if not len(record.snapshots):
         return empty_figure(f"{site}: pre vs post ({which})", NO_SNAPSHOTS_HINT, VALUE_TITLE, DENSITY_TITLE)
     prefix = "" if channel is None else "channel_"
-    names = [f"{site}/{kind}/{name}" for kind in KINDS for name in (prefix + "mean", prefix + "std", "nonfinite")]
+    names = [column_key(site, kind, name) for kind in KINDS for name in (prefix + "mean", prefix + "std", "nonfinite")]
     steps, *columns = read(record.snapshots, "step", *names)
     hists = [record.hist(site, kind, channel) for kind in KINDS]
     row = snapshot_row(min(len(steps), *(len(counts) for _, counts in hists)), snapshot_index)
@@ -108,7 +108,7 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
     if not len(record.snapshots):
         return empty_figure(f"{site}: distribution over training", NO_SNAPSHOTS_HINT, "training step",
                             VALUE_TITLE)
-    steps, *percentiles = read(record.snapshots, "step", *(f"{site}/{kind}/percentiles" for kind in KINDS))
+    steps, *percentiles = read(record.snapshots, "step", *(column_key(site, kind, "percentiles") for kind in KINDS))
     steps = steps.astype(np.float64)
     mode = "lines" if len(steps) > 1 else "lines+markers"  # a single snapshot still shows
     data = []

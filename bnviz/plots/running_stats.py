@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from bnviz.plots.style import (NO_SNAPSHOTS_HINT, POST_COLOR, PRE_COLOR, RUNNING_COLOR, axis_names, axis_refs,
                                base_layout, check_site, empty_figure, figure, finite, grid, read, snapshot_row)
-from bnviz.record import RunRecord
+from bnviz.record import RunRecord, column_key
 
 PANELS = (("mean per channel", ("batch_mean", "running_mean")),
           ("variance per channel", ("batch_var", "running_var")),
@@ -39,7 +39,7 @@ def running_stats_figure(record: RunRecord, site: str, snapshot_index: int = -1)
     if not len(record.snapshots):
         return empty_figure(title, NO_SNAPSHOTS_HINT, "channel", "value")
     fields = [field for _, panel_fields in PANELS for field in panel_fields]
-    steps, *columns = read(record.snapshots, "step", *(f"{site}/{field}" for field in fields))
+    steps, *columns = read(record.snapshots, "step", *(column_key(site, field) for field in fields))
     values = dict(zip(fields, columns))
     row = snapshot_row(len(steps), snapshot_index)
     step = int(steps[row])

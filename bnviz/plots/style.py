@@ -98,7 +98,7 @@ def grid(rows: int, cols: int, titles: list[str], hgap: float = 0.09, vgap: floa
 
 def figure(data: list[dict], layout: dict) -> go.Figure:
     """A Figure without plotly.py's validation of every property, which took 3-15x the time of building
-    the spec (measured: 16.5 vs 5.3 ms for a histogram, 8 vs 0.7 ms for the gradient norms). The tests
+    the spec. The tests
     run each view's figure through the validator instead."""
     return go.Figure({"data": data, "layout": layout}, _validate=False)
 

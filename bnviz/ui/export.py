@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import streamlit as st
 
 from bnviz.record import RunRecord
+from bnviz.summary import metrics_table
 
 
 def record_npz(record: RunRecord) -> bytes:
@@ -18,25 +18,20 @@ def record_npz(record: RunRecord) -> bytes:
 
 
 def metrics_csv(record: RunRecord) -> str:
-    """One row per training step: loss, accuracy, ms/step, each layer's gradient norm, and the test
-    metrics on the steps where they were evaluated (empty elsewhere)."""
-    steps = record.steps
-    header = ["step", "loss", "train_acc", "ms_per_step"] + [f"grad_norm/{layer}" for layer in record.layers]
-    evals = {}
+    """summary.metrics_table (one row per training step: loss, accuracy, ms/step, each layer's gradient
+    norm) as CSV, with the test metrics on the steps where they were evaluated (empty elsewhere)."""
+    header, rows = metrics_table(record)
     eval_names = ["test_loss", "test_acc", "train_mode_acc", "eval_mode_acc"]
+    evals = {}
     if len(record.evals):
         for i, step in enumerate(record.evals["step"]):
             evals[int(step)] = [record.evals[name][i] for name in eval_names]
     lines = [",".join(header + eval_names)]
-    if len(steps):
-        table = np.column_stack([steps["step"], steps["loss"], steps["train_acc"], steps["ms_per_step"],
-                                 steps["grad_norm"]])
-        for row in table:
-            step = int(row[0])
-            # Evaluations run after a step: the one logged at step s+1 follows training step s.
-            extra = evals.get(step + 1, [""] * len(eval_names))
-            lines.append(",".join([str(step)] + [f"{v:.6g}" for v in row[1:]] +
-                                  [v if v == "" else f"{v:.6g}" for v in extra]))
+    for step, *values in rows:
+        # Evaluations run after a step: the one logged at step s+1 follows training step s.
+        extra = evals.get(step + 1, [""] * len(eval_names))
+        lines.append(",".join([str(step)] + [f"{v:.6g}" for v in values] +
+                              [v if v == "" else f"{v:.6g}" for v in extra]))
     return "\n".join(lines) + "\n"
 
 

@@ -1,8 +1,8 @@
 """Plotly charts that update in place: a small Streamlit component that hands each new figure to Plotly.react.
 
 st.plotly_chart (Streamlit 1.67) derives a chart's element id from its figure, so each live update mounts a
-new chart: the browser builds it from scratch (most of a core on this 2-core machine while the lab trains)
-and a user's zoom is lost. This component is identified by its key alone; its JavaScript keeps one plot per
+new chart: the browser builds it from scratch (a busy renderer while the lab trains) and a
+user's zoom is lost. This component is identified by its key alone; its JavaScript keeps one plot per
 key and calls Plotly.react, which redraws what changed and keeps zoom and pan (layout.uirevision).
 plotly.js is the copy inside the plotly package, served by Streamlit's static file serving.
 """

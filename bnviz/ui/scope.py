@@ -13,13 +13,13 @@ from torch import nn
 from bnviz import microscope
 from bnviz.config import RunConfig
 from bnviz.data import load_dataset
-from bnviz.live import LiveSession
+from bnviz.ui.session import LabSession
 from bnviz.models import build_model
 
 
 @dataclass
 class Scope:
-    """Kept in the LiveSession: the model looked at and the last capture."""
+    """Kept in the LabSession: the model looked at and the last capture."""
 
     model_key: tuple | None = None
     model: nn.Module | None = None
@@ -28,19 +28,19 @@ class Scope:
     timings: dict = field(default_factory=dict)
 
 
-def scope_of(lab: LiveSession) -> Scope:
+def scope_of(lab: LabSession) -> Scope:
     if not isinstance(lab.microscope, Scope):
         lab.microscope = Scope()
     return lab.microscope
 
 
-def lab_step(lab: LiveSession) -> int | None:
+def lab_step(lab: LabSession) -> int | None:
     """The step the lab's model is at, or None when there is no trained model."""
     run = lab.run
     return run.trainer.steps_done if run is not None and run.trainer is not None else None
 
 
-def lab_model_step(lab: LiveSession) -> int | None:
+def lab_model_step(lab: LabSession) -> int | None:
     """The step of the lab model copy the microscope holds, or None when it holds none of this run."""
     key = scope_of(lab).model_key
     if key is None or key[0] != "lab" or lab.run is None or key[1] != id(lab.run):
@@ -48,13 +48,13 @@ def lab_model_step(lab: LiveSession) -> int | None:
     return key[2]
 
 
-def use_fresh_model(lab: LiveSession, cfg: RunConfig):
+def use_fresh_model(lab: LabSession, cfg: RunConfig):
     scope = scope_of(lab)
     if scope.model_key != ("fresh", cfg):
         scope.model_key, scope.model = ("fresh", cfg), build_model(cfg)
 
 
-def use_lab_model(lab: LiveSession) -> int | None:
+def use_lab_model(lab: LabSession) -> int | None:
     """Copy the lab's model as it is now (between two training chunks); its step, or None without one."""
     run = lab.run
     if run is None:
@@ -68,7 +68,7 @@ def use_lab_model(lab: LiveSession) -> int | None:
     return step
 
 
-def look(lab: LiveSession, cfg: RunConfig, site: str, batch_size: int, eps: float,
+def look(lab: LabSession, cfg: RunConfig, site: str, batch_size: int, eps: float,
          channel: int | None) -> microscope.Look:
     """The Look for these choices; runs the model again only when the model, batch size or site changed."""
     scope = scope_of(lab)

@@ -1,4 +1,5 @@
-"""Share links: every knob (RunConfig field names) and the chosen view, site, step and channel in the URL."""
+"""Share links: every knob (RunConfig field names) and the chosen views, site, step and channel in the URL,
+parsed by the config's own parser (config.parse_lenient) from Field specs."""
 
 from __future__ import annotations
 
@@ -7,21 +8,50 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from bnviz.config import NORM_WIDTHS, RunConfig
+from bnviz.config import FIELDS, NORM_WIDTHS, ConfigError, Field, RunConfig, parse_lenient
+from bnviz.models import site_names
+from bnviz.views import DEFAULT_VIEWS, VIEW_NUMBERS
 
-VIEW_NUMBERS = tuple(range(1, 8))
-DEFAULT_VIEWS = (1, 4)  # pre/post histograms and gradient norms: what BatchNorm does, and why it helps
 AUTORUN = "autorun"
-TRUE = ("1", "true", "yes")
-
-
-def site_names(model: str) -> list[str]:
-    """The norm sites of a model, named as models.blocks() names them."""
-    return [f"block{i}.norm" for i in range(1, len(NORM_WIDTHS[model]) + 1)]
+FIELD_OF = {"view": "views", "site": "site", "step": "step", "channel": "channel"}  # URL parameter -> Selection
 
 
 @dataclass(frozen=True)
-class ViewState:
+class ViewsField(Field):
+    """A set of view numbers separated by commas; none at all is allowed (the user chose none)."""
+
+    def allowed(self) -> str:
+        return f"view numbers {min(self.choices)}..{max(self.choices)} separated by commas"
+
+    def parse(self, name: str, raw: str):
+        try:
+            return tuple(dict.fromkeys(int(v) for v in str(raw).split(",") if v.strip()))
+        except ValueError:
+            raise ConfigError(name, raw, self.allowed()) from None
+
+    def check(self, name: str, value):
+        if not set(value) <= set(self.choices):
+            raise ConfigError(name, ",".join(map(str, value)), self.allowed())
+
+    def format(self, value) -> str:
+        return ",".join(map(str, value))
+
+
+def url_fields(model: str) -> dict[str, Field]:
+    """The lab's view parameters, typed and bounded like the run's knobs (their range depends on the model)."""
+    return {
+        "view": ViewsField(tuple, "the views shown", VIEW_NUMBERS),
+        "site": Field(str, "the norm site shown in the per-site views", ("all", *site_names(model))),
+        "step": Field(int, "the step shown in views 1 and 6", low=0, high=FIELDS["steps"].high, optional=True,
+                      none_word="latest"),
+        "channel": Field(int, "the channel shown in view 1", low=0, high=min(NORM_WIDTHS[model]) - 1,
+                         optional=True, none_word="all"),
+        AUTORUN: Field(bool, "start training as soon as the link opens"),
+    }
+
+
+@dataclass(frozen=True)
+class Selection:
     """What the lab shows: which views, which norm site (or all), which step (None: the latest), which channel."""
 
     views: tuple[int, ...] = DEFAULT_VIEWS
@@ -30,84 +60,48 @@ class ViewState:
     channel: int | None = None
 
     def to_params(self) -> dict[str, str]:
-        return {"view": ",".join(map(str, self.views)), "site": self.site,
-                "step": "latest" if self.step is None else str(self.step),
-                "channel": "all" if self.channel is None else str(self.channel)}
-
-    @classmethod
-    def from_params(cls, params: dict[str, str], model: str) -> tuple["ViewState", list[str]]:
-        """Parse what is valid; each invalid parameter becomes a message naming it and the default used."""
-        default, values, problems = cls(), {}, []
-        sites = site_names(model)
-        channels = min(NORM_WIDTHS[model])
-
-        def bad(key: str, allowed: str):
-            problems.append(f"{key}={params[key]!r} is not allowed: {allowed}; "
-                            f"using the default {default.to_params()[key]}")
-
-        if "view" in params:
-            try:
-                views = tuple(dict.fromkeys(int(v) for v in params["view"].split(",") if v.strip()))
-                if not set(views) <= set(VIEW_NUMBERS):  # none at all is allowed: the user chose none
-                    raise ValueError
-                values["views"] = views
-            except ValueError:
-                bad("view", "view numbers 1..7 separated by commas")
-        if "site" in params:
-            if params["site"] in ["all", *sites]:
-                values["site"] = params["site"]
-            else:
-                bad("site", f"one of all, {', '.join(sites)}")
-        for key, limit in (("step", None), ("channel", channels)):
-            if key not in params or params[key] in ("latest", "all"):
-                continue
-            try:
-                number = int(params[key])
-                if number < 0 or (limit is not None and number >= limit):
-                    raise ValueError
-                values[key] = number
-            except ValueError:
-                bad(key, "latest or a step >= 0" if key == "step" else f"all or a channel in [0, {limit - 1}]")
-        return cls(**values), problems
+        specs = url_fields(RunConfig().model)  # how a value is written does not depend on the model
+        return {key: specs[key].format(getattr(self, name)) for key, name in FIELD_OF.items()}
 
 
-def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, ViewState, bool, list[str]]:
-    """(config, view, autorun, problems) from URL query parameters; invalid ones fall back to defaults."""
-    view_keys = set(ViewState().to_params()) | {AUTORUN}
+def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, Selection, bool, list[str]]:
+    """(config, selection, autorun, problems) from URL query parameters; invalid ones fall back to defaults."""
+    view_keys = set(FIELD_OF) | {AUTORUN}
     cfg, problems = RunConfig.from_params_lenient({k: v for k, v in params.items() if k not in view_keys})
     if cfg.device not in devices:
         problems.append(f"device={cfg.device!r} is not present on this machine: one of {', '.join(devices)}; "
                         "using the default auto")
         cfg = cfg.replace(device="auto")
-    view, view_problems = ViewState.from_params(params, cfg.model)
-    autorun = params.get(AUTORUN, "0").strip().lower()
-    if autorun not in TRUE + ("0", "false", "no"):
-        view_problems.append(f"autorun={params[AUTORUN]!r} is not allowed: 1 or 0; not starting")
-    return cfg, view, autorun in TRUE, problems + view_problems
+    default = Selection()
+    defaults = {key: getattr(default, name) for key, name in FIELD_OF.items()} | {AUTORUN: False}
+    values, view_problems = parse_lenient(url_fields(cfg.model), {k: v for k, v in params.items() if k in view_keys},
+                                          defaults)
+    autorun = values.pop(AUTORUN, False)
+    return cfg, Selection(**{FIELD_OF[key]: value for key, value in values.items()}), autorun, problems + view_problems
 
 
-def params_of(cfg: RunConfig, view: ViewState) -> dict[str, str]:
+def params_of(cfg: RunConfig, selection: Selection) -> dict[str, str]:
     """Every knob, even those at their default: a link keeps its meaning if a default changes later."""
-    return {**cfg.to_params(), **view.to_params()}
+    return {**cfg.to_params(), **selection.to_params()}
 
 
-def write_url(cfg: RunConfig, view: ViewState):
+def write_url(cfg: RunConfig, selection: Selection):
     """Keep the address bar equal to the current settings, so the browser's own URL is a share link."""
-    wanted = params_of(cfg, view)
+    wanted = params_of(cfg, selection)
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
 
-def link(cfg: RunConfig, view: ViewState, autorun: bool = False) -> str:
+def link(cfg: RunConfig, selection: Selection, autorun: bool = False) -> str:
     base = st.context.url or "http://localhost:8501/"
-    params = params_of(cfg, view) | ({AUTORUN: "1"} if autorun else {})
+    params = params_of(cfg, selection) | ({AUTORUN: "1"} if autorun else {})
     return f"{base}?{urlencode(params)}"
 
 
-def copy_link_control(cfg: RunConfig, view: ViewState):
+def copy_link_control(cfg: RunConfig, selection: Selection):
     """A "Copy link" popover: the link in a code box with its copy button, ready-to-train and autorun."""
     with st.popover("Copy link", icon=":material/link:"):
         st.caption("Opens the lab with these settings and this view, ready to train:")
-        st.code(link(cfg, view), language=None, wrap_lines=True)
+        st.code(link(cfg, selection), language=None, wrap_lines=True)
         st.caption("Starts training as soon as it opens (autorun=1):")
-        st.code(link(cfg, view, autorun=True), language=None, wrap_lines=True)
+        st.code(link(cfg, selection, autorun=True), language=None, wrap_lines=True)

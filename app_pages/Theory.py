@@ -3,14 +3,9 @@
 import numpy as np
 import streamlit as st
 
+from bnviz import plots
 from bnviz import theory as th
-from bnviz.ui import session
 from bnviz.ui.live_chart import plotly_chart
-
-st.set_page_config(page_title="bnviz · theory", page_icon=":material/functions:", layout="wide")
-lab = session.lab_session()
-session.nav()
-session.training_badge(lab)  # keeps a lab run alive while its user reads here
 
 PAPER = "[Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)"
 TORCH_DOCS = "[PyTorch BatchNorm2d docs](https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html)"
@@ -23,7 +18,8 @@ def fmt(value: float) -> str:
 
 
 st.title("BatchNorm theory, done right")
-st.caption("The source article (a Chinese blog post on BN in CNNs) gets the motivation right but the mechanics "
+st.caption("The source article (an untitled Chinese blog post on batch normalization in CNNs) gets "
+           "the motivation right but the mechanics "
            "wrong in places. Each section below states the correct rule and computes it live with the same "
            "numpy BatchNorm (`bnviz.batchnorm`) that bnviz tests against PyTorch.")
 
@@ -42,11 +38,11 @@ batches = th.draw_batches(in_mean, in_std, 200, 32)
 rules = th.running_rules(batches, th.draw_batches(in_mean, in_std, 1, 256, seed=1)[0])
 steps = np.arange(len(rules.running_mean))
 with left:
-    plotly_chart(th.lines_figure("Running mean", steps, {"article (from y)": rules.article_mean,
+    plotly_chart(plots.lines_figure("Running mean", steps, {"article (from y)": rules.article_mean,
                                                          "PyTorch (from x)": rules.running_mean},
                                  "batches seen", "mean", marks={"true input mean": in_mean}), key="theory.rm")
 with right:
-    plotly_chart(th.lines_figure("Running std", steps, {"article (from y)": rules.article_std,
+    plotly_chart(plots.lines_figure("Running std", steps, {"article (from y)": rules.article_std,
                                                         "PyTorch (from x)": rules.running_std},
                                  "batches seen", "std", marks={"true input std": in_std}), key="theory.rs")
 a, b, c = st.columns(3)
@@ -67,7 +63,7 @@ left, right = st.columns(2)
 gamma = left.slider("γ (scale)", -3.0, 3.0, 1.5, 0.1, key="theory.gamma")
 beta = right.slider("β (shift)", -5.0, 5.0, 1.0, 0.1, key="theory.beta")
 aff = th.affine(gamma, beta)
-plotly_chart(th.histogram_figure("Input x (mean 3, std 2), normalized x̂, output y",
+plotly_chart(plots.samples_histogram_figure("Input x (mean 3, std 2), normalized x̂, output y",
                                  {"x": aff.x, "x̂": aff.x_hat, f"y = {gamma:g}·x̂ + {beta:g}": aff.y}, "value",
                                  marks={"β": beta}), key="theory.affine")
 a, b, c = st.columns(3)
@@ -89,7 +85,7 @@ var_stops = [float(f"{v:.0e}") for v in np.logspace(-8, 2, 21)]
 var = st.select_slider("Channel variance σ²_B (log scale)", var_stops, value=1e-4, key="theory.var",
                        format_func=lambda v: f"{v:.0e}")
 variances, curves = th.eps_curves()
-plotly_chart(th.lines_figure("Post-BN std (γ = 1) against channel variance", variances,
+plotly_chart(plots.lines_figure("Post-BN std (γ = 1) against channel variance", variances,
                              {f"PyTorch eps {th.PYTORCH_EPS:g}": curves[th.PYTORCH_EPS],
                               f"Keras eps {th.KERAS_EPS:g}": curves[th.KERAS_EPS]},
                              "channel variance (log)", "post-BN std", log_x=True,
@@ -117,7 +113,7 @@ momenta = [0.1, 0.01, None, mine]
 trails = th.running_mean_trajectories(momentum_batches, momenta)
 labels = {m: f"PyTorch {m:g} = {th.keras_equivalent(m)}" if m is not None else "None: cumulative average"
           for m in momenta}
-plotly_chart(th.lines_figure("Running mean per momentum", np.arange(201),
+plotly_chart(plots.lines_figure("Running mean per momentum", np.arange(201),
                              {labels[m]: trails[m] for m in momenta}, "batches seen", "running mean",
                              marks={"true mean 5": 5.0}), key="theory.momenta")
 keras_gap = np.abs(th.keras_moving_mean(momentum_batches, 1 - mine) - trails[mine]).max()
@@ -141,7 +137,7 @@ batch_size = left.select_slider("Batch size", [2, 4, 8, 16, 32, 64, 128, 256], v
 mode_momentum = right.radio("Momentum (PyTorch)", [0.1, 0.01, 0.0, None], key="theory.mode_momentum",
                             horizontal=True, format_func=lambda m: "None (cumulative)" if m is None else f"{m:g}")
 gap = th.mode_gap(batch_size, mode_momentum)
-plotly_chart(th.histogram_figure(f"x0 = {gap.sample:g} (inputs N(5, 2²)) in 500 batches of {batch_size}",
+plotly_chart(plots.samples_histogram_figure(f"x0 = {gap.sample:g} (inputs N(5, 2²)) in 500 batches of {batch_size}",
                                  {"train-mode outputs of x0": gap.train_outputs}, "BN output of x0",
                                  marks={"eval mode": gap.eval_output, "true (x0 − 5)/2": gap.true_value}),
              key="theory.modes")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz.config import FIELDS, RunConfig
-from bnviz.live import ACTIVE, Limiter, LiveRun, LiveSession
+from bnviz.live import ACTIVE, Limiter, LiveRun
 from bnviz.ui import sidebar
+from bnviz.ui.session import LabSession
 
-FIRST_VIEW_WAIT_S = 0.8
+FIRST_RECORD_WAIT_S = 0.8
 
 
 def changed_knobs(old: RunConfig, new: RunConfig) -> list[str]:
@@ -17,7 +18,7 @@ def changed_knobs(old: RunConfig, new: RunConfig) -> list[str]:
     return [f"{name} {a[name]} → {b[name]}" for name in FIELDS if a[name] != b[name]]
 
 
-def buttons(lab: LiveSession, cfg: RunConfig | None, limiter: Limiter):
+def buttons(lab: LabSession, cfg: RunConfig | None, limiter: Limiter):
     """The run's buttons. A run keeps the config it started with: new knobs mean a new run."""
     run = lab.run
     active = run is not None and run.state in ACTIVE
@@ -47,12 +48,12 @@ def buttons(lab: LiveSession, cfg: RunConfig | None, limiter: Limiter):
                  disabled=run is None, on_click=lab.reset)
 
 
-def _train(lab: LiveSession, limiter: Limiter):
+def _train(lab: LabSession, limiter: Limiter):
     cfg, _ = sidebar.config_from_state()  # the knobs as they are now, even if changed with this click
     if cfg is not None:
         # Step 0 is usually recorded within half a second: waiting for it here puts the first charts in
         # this click's own redraw instead of the next timer tick's.
-        lab.train(cfg, limiter).wait_for_first_view(FIRST_VIEW_WAIT_S)
+        lab.train(cfg, limiter).wait_for_first_record(FIRST_RECORD_WAIT_S)
 
 
 def progress(run: LiveRun | None, limiter: Limiter):
@@ -74,7 +75,7 @@ def progress(run: LiveRun | None, limiter: Limiter):
     if p.seconds_left is not None:
         text += f" · {_duration(p.seconds_left)} left"
     st.progress(p.fraction, text=f"{text} · {p.state}")
-    record = run.view()
+    record = run.latest_record()
     if p.state == "failed":
         st.error(f"Training failed: {p.message}")
     elif p.state == "diverged":

@@ -3,23 +3,18 @@
 import streamlit as st
 
 from bnviz.config import NORM_WIDTHS
-from bnviz.ui import microscope_plots as plots
+from bnviz.models import site_names
+from bnviz import plots
 from bnviz.ui import scope, session
 from bnviz.ui.live_chart import plotly_chart
-from bnviz.ui.share import site_names
 from bnviz.ui.sidebar import BATCH_SIZES, EPS_STOPS, nearest
 
-st.set_page_config(page_title="bnviz · microscope", page_icon=":material/biotech:", layout="wide")
-lab = session.lab_session()
-session.open_lab(lab)  # opened directly: the URL's knobs; coming from the lab: the lab's
-session.nav()
-session.training_badge(lab)
+lab = session.lab_session()  # opened directly: the URL's knobs (read by app.py); coming from the lab: the lab's
 
 st.title("Normalization microscope")
 st.caption("One batch of B real training images goes through the model, and this is what one norm layer does "
            "to it. Nothing trains here: move the batch size and eps and watch.")
-for problem in lab.problems:
-    st.warning(f"Link parameter ignored: {problem}")
+session.link_problems(lab)
 
 with st.sidebar:
     lab_step = scope.lab_step(lab)
@@ -66,11 +61,11 @@ d.metric("Eval vs train mode", "differ" if look.eval_differs else "identical",
 
 left, right = st.columns(2)
 with left:
-    plotly_chart(plots.histograms_figure(look, ("pre", "post"), "pre vs post"), key="scope.prepost")
+    plotly_chart(plots.look_histograms_figure(look, ("pre", "post"), "pre vs post"), key="scope.prepost")
     st.caption("Post is pre shifted and scaled per channel by the batch's own mean and variance: mean beta, "
                "std gamma (0 and 1 at init), whatever pre looks like.")
 with right:
-    plotly_chart(plots.histograms_figure(look, ("post", "eval"), "train mode vs eval mode"), key="scope.modes")
+    plotly_chart(plots.look_histograms_figure(look, ("post", "eval"), "train mode vs eval mode"), key="scope.modes")
     st.caption("Train mode uses this batch's statistics, eval mode the running ones. At init the running stats "
                "are (0, 1), so eval mode barely normalizes; at small B the batch statistics are noisy.")
 left, right = st.columns(2)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import plotly.graph_objects as go
 
-from bnviz.microscope import Look, squash
+from bnviz.batchnorm import post_std
 from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
+
+if TYPE_CHECKING:  # bnviz.microscope needs torch; these figures only read the Look's numpy arrays
+    from bnviz.microscope import Look
 
 LABELS = {"pre": "pre (norm input)", "post": "post, train mode (batch stats)",
           "eval": "post, eval mode (running stats)"}
@@ -17,7 +22,7 @@ def _which(look: Look) -> str:
     return "all channels" if look.channel is None else f"channel {look.channel}"
 
 
-def histograms_figure(look: Look, kinds: tuple[str, ...], title: str) -> go.Figure:
+def look_histograms_figure(look: Look, kinds: tuple[str, ...], title: str) -> go.Figure:
     """Overlaid histograms (densities on shared bins) with each one's mean marked."""
     centers, widths = (look.edges[:-1] + look.edges[1:]) / 2, np.diff(look.edges)
     data, shapes = [], []
@@ -42,7 +47,7 @@ def eps_figure(look: Look) -> go.Figure:
     is squashed towards 0 by sqrt(var / (var + eps)) instead of being scaled up."""
     var = np.maximum(look.channel_var, 1e-30)  # a dead channel (var 0) still gets a place on the log axis
     grid = np.logspace(np.log10(var.min()) - 1, np.log10(max(var.max(), look.eps, 1e-30)) + 1, 200)
-    data = [go.Scatter(x=grid, y=squash(grid, look.eps), mode="lines", name="sqrt(var / (var + eps))",
+    data = [go.Scatter(x=grid, y=post_std(grid, look.eps), mode="lines", name="sqrt(var / (var + eps))",
                        line={"color": REFERENCE_COLOR, "dash": "dot"}),
             go.Scatter(x=var, y=look.channel_post_std, mode="markers", name="measured std of post, per channel",
                        marker={"color": POST_COLOR, "size": 9}, text=[f"channel {c}" for c in range(len(var))],
