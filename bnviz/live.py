@@ -17,8 +17,9 @@ from typing import Callable
 
 import torch
 
+from bnviz.comparison_record import ComparisonRecord, freeze_run
 from bnviz.config import RunConfig
-from bnviz.record import TABLES, RunRecord, Series
+from bnviz.record import RunRecord
 
 HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
@@ -110,17 +111,16 @@ class Progress:
         return min(1.0, self.steps_done / self.steps)
 
 
-def freeze(record: RunRecord) -> RunRecord:
-    """A copy of `record` whose tables no longer change (the columns are shared, not copied)."""
-    view = RunRecord(record.config, record.sites, record.layers, record.batchnorm_sites, record.snapshot_every)
-    view.end(record.status, record.status_step)
-    for table in TABLES:
-        setattr(view, table, Series(getattr(record, table).columns()))
-    return view
+def freeze(record):
+    """A copy of `record` (a RunRecord, or a ComparisonRecord arm by arm) whose tables no longer change."""
+    return record.freeze() if isinstance(record, ComparisonRecord) else freeze_run(record)
 
 
 class LiveRun:
-    """One training run of one config, stepped by a background thread that can pause, resume and stop."""
+    """One training run of one config, stepped by a background thread that can pause, resume and stop.
+
+    A comparison runs the same way: `cfg` a bnviz.compare.Comparison, `make_trainer` bnviz.lockstep.Lockstep.
+    """
 
     def __init__(self, cfg: RunConfig, limiter: Limiter, make_trainer: Callable | None = None,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S):
@@ -138,6 +138,7 @@ class LiveRun:
         self._borrowers = 0  # readers waiting for the trainer between chunks
         self._borrowers_lock = threading.Lock()
         self._view: RunRecord | None = None
+        self._view_key: tuple | None = None  # (status, steps done) when the view was published
         self._view_wanted = True
         self._first_view = threading.Event()
         self._rate: float | None = None
@@ -185,9 +186,7 @@ class LiveRun:
         trainer = self.trainer
         if trainer is not None and not self.alive:  # no thread to publish: do it here if behind
             with self._lock:
-                view = self._view
-                if view is None or (view.status, len(view.steps)) != (trainer.record.status,
-                                                                     len(trainer.record.steps)):
+                if self._view is None or self._view_key != (trainer.record.status, trainer.steps_done):
                     self._publish()
         return self._view
 
@@ -293,6 +292,7 @@ class LiveRun:
 
     def _publish(self):
         self._view = freeze(self.trainer.record)
+        self._view_key = (self.trainer.record.status, self.trainer.steps_done)
         self._view_wanted = False
         self._first_view.set()
 

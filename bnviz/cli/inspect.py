@@ -8,14 +8,17 @@ import sys
 
 from bnviz.cli.flags import flag
 from bnviz.config import RunConfig
-from bnviz.record import RecordError, RunRecord
+from bnviz.compare_summary import summarize_comparison
+from bnviz.comparison_record import ComparisonRecord, file_kind
+from bnviz.record import RecordError, RunRecord, read_npz
 from bnviz.summary import summarize
 
 
 def add(commands, epilog: str):
     """Register the `inspect` subcommand."""
     inspect = commands.add_parser("inspect", help="summarize a saved record",
-                                  description="Summarize a run record saved by `train` or the app.")
+                                  description="Summarize a run record or a comparison saved by `train`, "
+                                              "`compare` or the app.")
     inspect.add_argument("record", help="a record file (.npz)")
     inspect.add_argument("--json", action="store_true",
                          help="print one JSON object (config, status, losses, accuracies, pre/post statistics "
@@ -25,7 +28,11 @@ def add(commands, epilog: str):
 
 def inspect_command(args: argparse.Namespace) -> int:
     try:
-        record = RunRecord.load(args.record)
+        arrays = read_npz(args.record)
+        kind = file_kind(arrays)
+        if kind not in ("run", "comparison"):
+            raise RecordError(f"{args.record}: a {kind!r} file; this bnviz inspects runs and comparisons")
+        record = (ComparisonRecord if kind == "comparison" else RunRecord).from_arrays(arrays, args.record)
     except RecordError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
@@ -33,12 +40,25 @@ def inspect_command(args: argparse.Namespace) -> int:
         # A file crafted past the loader's checks: still a clean refusal, never a traceback.
         print(f"error: {args.record}: not a valid bnviz record ({type(err).__name__}: {err})", file=sys.stderr)
         return 1
-    summary = summarize(record)
+    summary = summarize_comparison(record) if kind == "comparison" else summarize(record)
     if args.json:
         print(json.dumps(summary, allow_nan=False))
+    elif kind == "comparison":
+        print(describe_comparison(summary, args.record))
     else:
         print(describe(summary, args.record))
     return 0
+
+
+def describe_comparison(summary: dict, origin: str) -> str:
+    """Each arm as `describe` writes a run, under its label, then the verdict."""
+    lines = [f"{origin}: bnviz comparison, {len(summary['arms'])} arms, {summary['status']}"]
+    for arm in summary["arms"]:
+        status = arm["status"] + (f" ({arm['message']})" if arm["message"] else "")
+        lines += ["", f"== arm {arm['label']!r}: {status}",
+                  describe(arm, origin).split("\n", 1)[1]]
+    lines += ["", "verdict: " + summary["verdict"]]
+    return "\n".join(lines)
 
 
 def describe(summary: dict, origin: str) -> str:
