@@ -69,7 +69,7 @@ class Comparison:
             raise ConfigError("arms", len(self.arms), f"a comparison has {MIN_ARMS} to {MAX_ARMS} arms")
         labels = [arm.label for arm in self.arms]
         for i, arm in enumerate(self.arms, start=1):
-            if not arm.label.strip() or labels.count(arm.label) > 1:
+            if not arm.label.strip() or arm.label in labels[: i - 1]:
                 raise ConfigError(f"arm{i}.label", arm.label, "a non-empty label, different from the other arms'")
         self.configs  # validates every arm
 
