@@ -36,7 +36,10 @@ def label_for(overrides: dict[str, str]) -> str:
     """What an arm changes, in short words: {"batch_size": "2", "norm": "group"} -> "batch 2, GN"."""
     words = []
     for name, raw in overrides.items():
-        value = FIELDS[name].format(FIELDS[name].parse(name, raw)) if name in FIELDS else raw
+        try:  # the canonical spelling ("1e-3" -> "0.001"); a bad value is named later, by Comparison
+            value = FIELDS[name].format(FIELDS[name].parse(name, raw)) if name in FIELDS else raw
+        except ConfigError:
+            value = raw
         if name == "norm":
             words.append(NORM_WORDS.get(value, f"norm={value}"))
         elif name == "batch_size":
