@@ -242,9 +242,11 @@ class LiveRun:
         return not self._should_leave()
 
     def _build_trainer(self):
-        if self._make_trainer is None:
-            from bnviz.trainer import Trainer  # torch-heavy import, only when a run starts
-            self._make_trainer = Trainer
+        if self._make_trainer is None:  # torch-heavy imports, only when a run starts
+            from bnviz.compare import Comparison
+            from bnviz.lockstep import Lockstep
+            from bnviz.trainer import Trainer
+            self._make_trainer = Lockstep if isinstance(self.cfg, Comparison) else Trainer
         return self._make_trainer(self.cfg)
 
     def _train(self):

@@ -120,13 +120,14 @@ def test_a_comparison_file_is_not_a_run_and_bad_ones_are_refused(tmp_path, train
 
 def test_one_live_run_trains_the_comparison_in_one_slot(trained_pair):
     limiter = Limiter(slots=1, threads=1)
-    run = LiveRun(PAIR, limiter, make_trainer=Lockstep)
+    run = LiveRun(PAIR, limiter)  # a Comparison: LiveRun steps a Lockstep
     try:
         run.start()
         assert run.wait_for_first_view(60)
         run._thread.join(120)
         assert run.state == "finished" and limiter.running == 0
         view = run.view()
+        assert isinstance(run.trainer, Lockstep)
         assert isinstance(view, ComparisonRecord) and view is not run.trainer.record
         for got, alone in zip(view.runs, trained_pair.record.runs):
             assert_same_run(got, alone)
