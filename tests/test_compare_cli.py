@@ -76,7 +76,8 @@ def test_csv_has_an_arm_column(compared):
 
 
 @pytest.mark.parametrize("argv,says", [
-    (["--vary", "eps=1e-3,banana"], "argument --vary: arm 2 (eps=banana): eps='banana' is not allowed: float in (0, 1]"),
+    (["--vary", "eps=1e-3,banana"],
+     "argument --vary: arm 2 (eps=banana): eps='banana' is not allowed: float in (0, 1]"),
     (["--vary", "nrom=batch,none"], "argument --vary: 'nrom=batch,none' is not allowed: KNOB=V1,V2"),
     (["--vary", "seed=1,2,3,4,5"], "5 arms; a comparison has 2 to 4"),
     (["--vary", "seed=1"], "1 arms; a comparison has 2 to 4"),
