@@ -109,7 +109,10 @@ class Progress:
 
 
 class LiveRun:
-    """One training run of one config, stepped by a background thread that can pause, resume and stop."""
+    """One training run of one config, stepped by a background thread that can pause, resume and stop.
+
+    A comparison runs the same way: `cfg` a bnviz.compare.Comparison, `make_trainer` bnviz.lockstep.Lockstep.
+    """
 
     def __init__(self, cfg: RunConfig, limiter: Limiter, make_trainer: Callable | None = None,
                  heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S):
@@ -127,6 +130,7 @@ class LiveRun:
         self._borrowers = 0  # readers waiting for the trainer between chunks
         self._borrowers_lock = threading.Lock()
         self._frozen: RunRecord | None = None  # the record as of the last chunk, for readers
+        self._frozen_key: tuple | None = None  # (status, steps done) when published
         self._frozen_wanted = True
         self._first_record = threading.Event()
         self._rate: float | None = None
@@ -174,9 +178,7 @@ class LiveRun:
         trainer = self.trainer
         if trainer is not None and not self.alive:  # no thread to publish: do it here if behind
             with self._lock:
-                frozen = self._frozen
-                if frozen is None or (frozen.status, len(frozen.steps)) != (trainer.record.status,
-                                                                           len(trainer.record.steps)):
+                if self._frozen is None or self._frozen_key != (trainer.record.status, trainer.steps_done):
                     self._publish()
         return self._frozen
 
@@ -232,9 +234,11 @@ class LiveRun:
         return not self._should_leave()
 
     def _build_trainer(self):
-        if self._make_trainer is None:
-            from bnviz.trainer import Trainer  # torch-heavy import, only when a run starts
-            self._make_trainer = Trainer
+        if self._make_trainer is None:  # torch-heavy imports, only when a run starts
+            from bnviz.compare import Comparison
+            from bnviz.lockstep import Lockstep
+            from bnviz.trainer import Trainer
+            self._make_trainer = Lockstep if isinstance(self.cfg, Comparison) else Trainer
         return self._make_trainer(self.cfg)
 
     def _train(self):
@@ -282,6 +286,7 @@ class LiveRun:
 
     def _publish(self):
         self._frozen = self.trainer.record.frozen()
+        self._frozen_key = (self.trainer.record.status, self.trainer.steps_done)
         self._frozen_wanted = False
         self._first_record.set()
 

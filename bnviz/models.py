@@ -3,9 +3,15 @@
 Every block has the same stable names whatever the norm: `blockN.conv` (or `blockN.fc`), `blockN.norm`,
 `blockN.act`; the classifier is `head`. Without normalization `blockN.norm` is an nn.Identity that sits
 where the norm would, so runs with and without normalization line up site by site.
+
+Initialization is paired: each weight layer draws from its own generator, seeded from (seed, its name), so two
+configs with the same seed start every same-shaped layer with the same weights, whatever else differs.
 """
 
 from __future__ import annotations
+
+import hashlib
+import math
 
 import torch
 from torch import nn
@@ -91,9 +97,30 @@ class MLP(nn.Module):
 
 def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
     """The model for `cfg`, initialized from `seed` (default cfg.seed) without touching the global RNG."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(cfg.seed if seed is None else seed)
-        return SeedCNN(cfg) if cfg.model == "seed_cnn" else MLP(cfg)
+    seed = cfg.seed if seed is None else seed
+    with torch.random.fork_rng(devices=[]):  # construction draws a throwaway init from the global RNG
+        model = SeedCNN(cfg) if cfg.model == "seed_cnn" else MLP(cfg)
+    for name, module in model.named_modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            init_layer(module, torch.Generator().manual_seed(layer_seed(seed, name)))
+    return model
+
+
+def layer_seed(seed: int, name: str) -> int:
+    """A layer's own init seed, from the run's seed and the layer's qualified name (stable across processes)."""
+    digest = hashlib.sha256(f"{seed}/{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+@torch.no_grad()
+def init_layer(layer: nn.Conv2d | nn.Linear, generator: torch.Generator):
+    """PyTorch's default init of nn.Linear / nn.Conv2d (their reset_parameters), drawn from `generator`:
+    the weight first, so dropping the bias leaves the weight unchanged."""
+    nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+    if layer.bias is not None:
+        fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        bound = 1 / math.sqrt(fan_in) if fan_in > 0 else 0
+        nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
 
 
 def blocks(model: nn.Module) -> dict[str, Block]:

@@ -8,6 +8,8 @@ import sys
 
 from bnviz.cli.flags import flag
 from bnviz.config import RunConfig
+from bnviz.compare_summary import summarize_comparison
+from bnviz.comparison_record import ComparisonRecord
 from bnviz.record import RecordError, RunRecord, read_npz
 from bnviz.sweep_file import read_meta
 from bnviz.summary import summarize
@@ -16,7 +18,8 @@ from bnviz.summary import summarize
 def add(commands, epilog: str):
     """Register the `inspect` subcommand."""
     inspect = commands.add_parser("inspect", help="summarize a saved record",
-                                  description="Summarize a run record saved by `train` or the app.")
+                                  description="Summarize a run record or a comparison saved by `train`, "
+                                              "`compare` or the app.")
     inspect.add_argument("record", help="a record file (.npz)")
     inspect.add_argument("--json", action="store_true",
                          help="print one JSON object (config, status, losses, accuracies, pre/post statistics "
@@ -48,6 +51,34 @@ def inspect_run(arrays: dict, args: argparse.Namespace) -> int:
     else:
         print(describe(summary, args.record))
     return 0
+
+
+def inspect_comparison(arrays: dict, args: argparse.Namespace) -> int:
+    summary = summarize_comparison(ComparisonRecord.from_arrays(arrays, args.record))
+    print(json.dumps(summary, allow_nan=False) if args.json else describe_comparison(summary, args.record))
+    return 0
+
+
+def describe_comparison(summary: dict, origin: str) -> str:
+    """Each arm as `describe` writes a run, under its label, then the verdict."""
+    lines = [f"{origin}: bnviz comparison, {len(summary['arms'])} arms, {summary['status']}"]
+    for arm in summary["arms"]:
+        status = arm["status"] + (f" ({arm['message']})" if arm["message"] else "")
+        lines += ["", f"== arm {arm['label']!r}: {status}",
+                  describe(arm, origin).split("\n", 1)[1]]
+    lines += ["", "verdict: " + summary["verdict"]]
+    return "\n".join(lines)
+
+
+def describe_comparison(summary: dict, origin: str) -> str:
+    """Each arm as `describe` writes a run, under its label, then the verdict."""
+    lines = [f"{origin}: bnviz comparison, {len(summary['arms'])} arms, {summary['status']}"]
+    for arm in summary["arms"]:
+        status = arm["status"] + (f" ({arm['message']})" if arm["message"] else "")
+        lines += ["", f"== arm {arm['label']!r}: {status}",
+                  describe(arm, origin).split("\n", 1)[1]]
+    lines += ["", "verdict: " + summary["verdict"]]
+    return "\n".join(lines)
 
 
 def describe(summary: dict, origin: str) -> str:
@@ -97,4 +128,4 @@ def inspect_sweep(arrays: dict, args: argparse.Namespace) -> int:
 
 
 # meta "kind" -> inspector(arrays, args): a new kind of file adds one function and one entry.
-INSPECTORS = {"run": inspect_run, "sweep": inspect_sweep}
+INSPECTORS = {"run": inspect_run, "comparison": inspect_comparison, "sweep": inspect_sweep}
