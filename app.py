@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from bnviz import hosting
 from bnviz.ui import controls, export, session, share, sidebar, views
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
@@ -13,6 +14,7 @@ autorun = session.open_lab(lab)
 session.nav()
 
 cfg, cfg_error = sidebar.draw()
+cfg, cfg_error = hosting.apply(cfg, cfg_error, limiter.caps)  # issue 16: over a hosted cap -> cannot train
 if cfg is not None:
     lab.config = cfg
 if autorun and cfg is not None:
@@ -22,6 +24,8 @@ session.heartbeat(lab)
 st.title("BatchNorm lab")
 st.caption("Train a small CNN on real MNIST digits and watch each norm layer live: what goes in (pre), "
            "what comes out (post), the gradients, and the cost. Move a knob on the left, press Train.")
+if limiter.caps:  # issue 16: what this hosted demo allows
+    st.caption(hosting.describe(limiter.caps))
 for problem in lab.problems:
     st.warning(f"Link parameter ignored: {problem}")
 if cfg_error:

@@ -8,6 +8,7 @@ resumes where it was, so every visitor sees their run move.
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import time
 import weakref
@@ -136,6 +137,8 @@ class Limiter:
         end = time.monotonic() + wait
         for run in runs:
             run.stop(wait=max(0.0, end - time.monotonic()))
+        if runs:  # the server log says the shutdown ended them (tests/browser/test_hosted_load.py reads it)
+            print(f"bnviz: {len(runs)} training(s) stopped at shutdown", file=sys.stderr, flush=True)
 
     def reap(self) -> int:
         """Runs whose browser has been silent for session_ttl give up their trainer; how many did."""

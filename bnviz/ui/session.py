@@ -6,7 +6,7 @@ import atexit
 
 import streamlit as st
 
-from bnviz.live import ACTIVE, Limiter, LiveSession, default_limits
+from bnviz.live import ACTIVE, Limiter, LiveSession
 from bnviz.ui import share, sidebar
 
 SESSION_KEY = "bnviz"
@@ -15,7 +15,7 @@ SESSION_KEY = "bnviz"
 @st.cache_resource
 def shared_limiter() -> Limiter:
     """One limiter for the whole server: at most N trainings at once, T torch threads each."""
-    limiter = Limiter(*default_limits())
+    limiter = Limiter.from_env()  # issue 16: hosted caps and time slices from the environment
     atexit.register(limiter.stop_all)  # end training threads before the interpreter goes away
     return limiter
 
