@@ -8,6 +8,7 @@ code that touches the Trainer while it runs; readers get a consistent frozen cop
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from contextlib import contextmanager
@@ -21,7 +22,8 @@ from bnviz.config import ConfigError, RunConfig
 from bnviz.limiter import TRAINING_NICE, Limiter, default_limits, yield_cpu_to_the_server  # noqa: F401 (re-exported)
 from bnviz.record import TABLES, RunRecord, Series
 
-HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
+# No sign of the browser for this long: the session is gone, stop training ($BNVIZ_HEARTBEAT_S, tests).
+HEARTBEAT_TIMEOUT_S = float(os.environ.get("BNVIZ_HEARTBEAT_S") or 30.0)
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
 MAX_CHUNK = 500
 ACTIVE = ("queued", "starting", "running")
