@@ -96,3 +96,14 @@ def test_the_images_start_command_serves_as_non_root_and_the_health_check_answer
 def test_a_bad_hosting_variable_stops_the_start_with_its_name(tmp_path):
     facts, log = run_start(tmp_path, BNVIZ_MAX_STEPS="-3")
     assert facts.get("health") == "1" and "BNVIZ_MAX_STEPS='-3'" in log and "[1, 1,000,000]" in log
+
+
+def test_the_cloud_requirements_pin_what_requirements_txt_pins_with_cpu_torch():
+    def pins(path: Path) -> dict:
+        lines = [line.split("#")[0].strip() for line in path.read_text().splitlines()]
+        return dict(line.split("==") for line in lines if "==" in line)
+    cloud, local = pins(ROOT / "deploy" / "requirements.txt"), pins(ROOT / "requirements.txt")
+    assert cloud.pop("torch") == local.pop("torch") + "+cpu" and cloud == local
+    assert "--extra-index-url https://download.pytorch.org/whl/cpu" in (ROOT / "deploy" / "requirements.txt").read_text()
+    for name in ("app.py", "pages", "bnviz", "static"):  # the entry point's folder sees the app as the root does
+        assert (ROOT / "deploy" / name).resolve() == (ROOT / name).resolve()
