@@ -51,6 +51,15 @@ VARS: dict[str, Var] = {
 }
 
 
+# Applies in and out of hosted mode (bnviz.live reads it at import).
+HEARTBEAT = Var("BNVIZ_HEARTBEAT_S", float, 30.0, 1.0, 3_600.0, "no sign of the browser this long: its run stops")
+
+
+def heartbeat_s(env=None) -> float:
+    """Seconds without a heartbeat after which a run stops ($BNVIZ_HEARTBEAT_S, validated)."""
+    return _read(HEARTBEAT, (env if env is not None else os.environ).get(HEARTBEAT.name))
+
+
 @dataclass(frozen=True)
 class Caps:
     """What one visitor may ask of a hosted demo."""
@@ -165,6 +174,7 @@ def main() -> int:
     try:
         caps = from_env()
         time_slice()
+        heartbeat_s()
     except HostingError as err:
         print(f"bnviz: bad hosting setting: {err}", file=sys.stderr)
         return 2

@@ -8,7 +8,6 @@ code that touches the Trainer while it runs; readers get a consistent frozen cop
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -23,7 +22,7 @@ from bnviz.limiter import TRAINING_NICE, Limiter, default_limits, yield_cpu_to_t
 from bnviz.record import TABLES, RunRecord, Series
 
 # No sign of the browser for this long: the session is gone, stop training ($BNVIZ_HEARTBEAT_S, tests).
-HEARTBEAT_TIMEOUT_S = float(os.environ.get("BNVIZ_HEARTBEAT_S") or 30.0)
+HEARTBEAT_TIMEOUT_S = hosting.heartbeat_s()
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
 MAX_CHUNK = 500
 ACTIVE = ("queued", "starting", "running")

@@ -46,6 +46,12 @@ def test_a_bad_variable_names_itself_and_its_range(name, raw):
     assert repr(raw) in str(err.value) and ("[" in str(err.value) or "one of" in str(err.value))
 
 
+def test_heartbeat_timeout_is_validated_in_and_out_of_hosted_mode():
+    assert hosting.heartbeat_s({}) == 30.0 and hosting.heartbeat_s({"BNVIZ_HEARTBEAT_S": "4"}) == 4.0
+    with pytest.raises(hosting.HostingError, match=r"BNVIZ_HEARTBEAT_S='0'.*\[1, 3600\]"):
+        hosting.heartbeat_s({"BNVIZ_HEARTBEAT_S": "0"})
+
+
 def test_main_exits_2_on_a_bad_variable(monkeypatch, capsys):
     monkeypatch.setenv("BNVIZ_HOSTED", "1")
     monkeypatch.setenv("BNVIZ_MAX_ARMS", "99")
