@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test setup chromium iproute2 bench clean
+.PHONY: run test setup chromium iproute2 bench clean docker
 
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run app.py --server.port $(PORT)
@@ -43,6 +43,12 @@ bench: $(VENV)/.bench chromium
 $(VENV)/.bench: $(VENV)/.runtime requirements-bench.txt
 	$(PY) -m pip install -q -r requirements-bench.txt
 	touch $@
+
+IMAGE ?= bnviz
+# The hosted demo in Docker (needs a Docker daemon): build the image, then serve it on $(PORT).
+docker:
+	docker build -t $(IMAGE) .
+	docker run --rm -it -p $(PORT):$(PORT) -e PORT=$(PORT) $(IMAGE)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -2,6 +2,7 @@
 
 import streamlit as st
 
+from bnviz import hosting
 from bnviz.ui import export, lab_views, run_buttons, session, share, sidebar
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
@@ -10,6 +11,7 @@ lab = session.lab_session()
 limiter = session.shared_limiter()
 
 cfg, cfg_error = sidebar.draw()
+cfg, cfg_error = hosting.apply(cfg, cfg_error, limiter.caps)  # over a hosted cap: cannot train
 if cfg is not None:
     lab.config = cfg
 if lab.autorun and cfg is not None:
@@ -20,6 +22,8 @@ session.heartbeat(lab)
 st.title("BatchNorm lab")
 st.caption("Train a small CNN on real MNIST digits and watch each norm layer live: what goes in (pre), "
            "what comes out (post), the gradients, and the cost. Move a knob on the left, press Train.")
+if limiter.caps:  # what this hosted demo allows
+    st.caption(hosting.describe(limiter.caps))
 session.link_problems(lab)
 if cfg_error:
     st.error(f"These settings cannot train: {cfg_error}")

@@ -6,7 +6,6 @@ the record (`LiveRun.latest_record()`) or borrow the trainer between two chunks 
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from contextlib import contextmanager
@@ -15,82 +14,17 @@ from typing import Callable
 
 import torch
 
-from bnviz.config import RunConfig
+from bnviz import hosting
+from bnviz.config import ConfigError, RunConfig
+from bnviz.limiter import TRAINING_NICE, Limiter, default_limits, yield_cpu_to_the_server  # noqa: F401 (re-exported)
 from bnviz.record import RunRecord
 
-HEARTBEAT_TIMEOUT_S = 30.0  # no sign of the browser for this long: the session is gone, stop training
+# No sign of the browser for this long: the session is gone, stop training ($BNVIZ_HEARTBEAT_S, tests).
+HEARTBEAT_TIMEOUT_S = hosting.heartbeat_s()
 CHUNK_SECONDS = 0.1  # wall time of one trainer.step(k) call; readers wait at most this long
 MAX_CHUNK = 500
-TRAINING_NICE = 10  # added to a training thread's nice value: the server (and a browser beside it) go first
 ACTIVE = ("queued", "starting", "running")
 ENDED = ("finished", "stopped", "diverged", "failed")
-
-
-def default_limits(cores: int | None = None) -> tuple[int, int]:
-    """(concurrent trainings, torch threads each): $BNVIZ_MAX_TRAININGS / $BNVIZ_TRAIN_THREADS, else one
-    training per two cores, sharing all cores but one. That core is left to the server and, often, the
-    browser on the same machine: a two-thread team stalls at every op when one of its cores is taken
-    (several times slower than one thread; bench/README.md)."""
-    cores = cores or os.cpu_count() or 1
-    slots = int(os.environ.get("BNVIZ_MAX_TRAININGS") or max(1, cores // 2))
-    threads = int(os.environ.get("BNVIZ_TRAIN_THREADS") or max(1, (cores - 1) // slots))
-    if slots < 1 or threads < 1:
-        raise ValueError(f"BNVIZ_MAX_TRAININGS={slots} and BNVIZ_TRAIN_THREADS={threads} must be >= 1")
-    return slots, threads
-
-
-class Limiter:
-    """At most `slots` trainings at once, shared by all sessions; the others wait first come, first served."""
-
-    def __init__(self, slots: int, threads: int):
-        self.slots, self.threads = slots, threads
-        self._cond = threading.Condition()
-        self._waiting: list[object] = []
-        self._active: set[object] = set()
-
-    def enter(self, ticket: object):
-        with self._cond:
-            if ticket not in self._waiting and ticket not in self._active:
-                self._waiting.append(ticket)
-            self._cond.notify_all()
-
-    def wait_turn(self, ticket: object, timeout: float) -> bool:
-        """Block up to `timeout` s for a free slot; True once `ticket` holds one."""
-        with self._cond:
-            got = self._cond.wait_for(lambda: self._take(ticket), timeout)
-            return bool(got)
-
-    def _take(self, ticket: object) -> bool:
-        if ticket in self._active:
-            return True
-        if self._waiting and self._waiting[0] is ticket and len(self._active) < self.slots:
-            self._active.add(self._waiting.pop(0))
-            return True
-        return False
-
-    def position(self, ticket: object) -> int | None:
-        """1 for the next in line; None when running or not queued."""
-        with self._cond:
-            return self._waiting.index(ticket) + 1 if ticket in self._waiting else None
-
-    def leave(self, ticket: object):
-        with self._cond:
-            self._active.discard(ticket)
-            if ticket in self._waiting:
-                self._waiting.remove(ticket)
-            self._cond.notify_all()
-
-    def stop_all(self):
-        """Stop every run that holds or waits for a slot (at server shutdown)."""
-        with self._cond:
-            runs = list(self._active) + list(self._waiting)
-        for run in runs:
-            run.stop(wait=2.0)
-
-    @property
-    def running(self) -> int:
-        with self._cond:
-            return len(self._active)
 
 
 @dataclass(frozen=True)
@@ -102,6 +36,7 @@ class Progress:
     seconds_left: float | None
     queue_position: int | None
     message: str | None  # why it failed or stopped, when not by the user
+    wait_s: float | None = None  # while queued: about how long until it trains again
 
     @property
     def fraction(self) -> float:
@@ -135,6 +70,8 @@ class LiveRun:
         self._first_record = threading.Event()
         self._rate: float | None = None
         self._last_beat = time.monotonic()
+        self._trained_s = 0.0  # wall time spent stepping (not queued): the hosted cap's clock
+        self._steps_done = 0  # kept when the trainer is released
 
     # --- control (any thread) -------------------------------------------------------------------
     def start(self):
@@ -199,25 +136,53 @@ class LiveRun:
                 self._borrowers -= 1
 
     def progress(self) -> Progress:
-        done = self.trainer.steps_done if self.trainer is not None else 0
-        left = None
-        if self._rate and self.state in ACTIVE:
-            left = (self.cfg.steps - done) / self._rate
+        trainer = self.trainer
+        done = trainer.steps_done if trainer is not None else self._steps_done
+        left = self.seconds_to_finish()
+        wait = self.limiter.wait_estimate(self) if self.state == "queued" else None
         return Progress(self.state, done, self.cfg.steps, self._rate, left, self.limiter.position(self),
-                        self.message)
+                        self.message, wait)
+
+    def seconds_to_finish(self) -> float | None:
+        """Training time still needed at the current rate; None before a rate is known or once ended."""
+        trainer = self.trainer
+        if not self._rate or self.state not in ACTIVE or trainer is None:
+            return None
+        return (self.cfg.steps - trainer.steps_done) / self._rate
+
+    def release_if_idle(self, ttl: float) -> bool:
+        """Drop the trainer and record when no thread runs and the browser has been silent for `ttl` s
+        (the session is gone: its memory goes back to the server). True when released now."""
+        if self.alive or self.trainer is None or time.monotonic() - self._last_beat < ttl:
+            return False
+        with self._lock:
+            self._steps_done = self.trainer.steps_done
+            self.trainer, self._frozen = None, None
+            if self.state == "paused":
+                self.state = "stopped"
+            self.message = f"cleared after {ttl / 60:g} min without a visit, to free the server's memory"
+        return True
 
     # --- the training thread --------------------------------------------------------------------
     def _run(self):
         try:
-            if not self._wait_for_slot():
-                return
-            torch.set_num_threads(self.limiter.threads)  # this thread only; others keep theirs
-            yield_cpu_to_the_server()
-            if self.trainer is None:
-                self.state = "starting"
-                self.trainer = self._build_trainer()
-            self.state = "running"
-            self._train()
+            hosting.check(self.cfg, self.limiter.caps)  # the UI checks too; a callback could race it
+            lowered = False
+            while self._wait_for_slot():
+                torch.set_num_threads(self.limiter.threads)  # this thread only; others keep theirs
+                if not lowered:
+                    yield_cpu_to_the_server()
+                    lowered = True
+                if self.trainer is None:
+                    self.state = "starting"
+                    self.trainer = self._build_trainer()
+                self.state = "running"
+                if not self._train():  # ended, paused or stopped
+                    return
+                self.state = "queued"  # yielded its slot after a time slice: back of the queue
+                self.limiter.requeue(self)
+        except ConfigError as err:
+            self.state, self.message = "failed", f"These settings cannot train: {err.field}: {err}"
         except Exception as err:  # shown to the user; the record so far is kept
             self.state, self.message = "failed", f"{type(err).__name__}: {err}"
             if self.trainer is not None:
@@ -241,11 +206,15 @@ class LiveRun:
             self._make_trainer = Lockstep if isinstance(self.cfg, Comparison) else Trainer
         return self._make_trainer(self.cfg)
 
-    def _train(self):
+    def _train(self) -> bool:
+        """Step until done, told to leave, or a time slice is over while others wait (then True)."""
         trainer, steps = self.trainer, 1  # one step first: step 0 is recorded at once
+        max_run_s = self.limiter.caps.max_run_s if self.limiter.caps else None
         while not trainer.done:
             if self._should_leave():
-                return
+                return False
+            if self.limiter.should_yield(self):
+                return True
             started = time.perf_counter()
             with self._lock:
                 done_before = trainer.steps_done
@@ -253,14 +222,20 @@ class LiveRun:
                 if self._frozen_wanted or trainer.done:
                     self._publish()
             elapsed = time.perf_counter() - started
+            self._trained_s += elapsed
             made = trainer.steps_done - done_before
             if made and elapsed > 0:
                 rate = made / elapsed
                 self._rate = rate if self._rate is None else 0.7 * self._rate + 0.3 * rate
                 steps = max(1, min(MAX_CHUNK, round(CHUNK_SECONDS * self._rate)))
+            if max_run_s and self._trained_s >= max_run_s and not trainer.done:
+                self.message = (f"stopped: this hosted demo allows {max_run_s:g} s of training per run "
+                                f"({hosting.VARS['max_run_s'].name})")
+                self._stop.set()
             while self._borrowers:  # let a reader take the trainer between chunks
                 time.sleep(0.001)
         self.state = trainer.record.status
+        return False
 
     def _should_leave(self) -> bool:
         """Handle stop, pause and a silent browser; True when the thread should end now."""
@@ -291,15 +266,3 @@ class LiveRun:
         self._first_record.set()
 
 
-def yield_cpu_to_the_server():
-    """Lower the calling thread's CPU priority (Linux keeps a nice value per thread, and the threads it
-    starts inherit it). Training then takes the CPU the server and the charts leave, instead of making
-    them wait: on a 2-core machine with the browser beside it, that is the time to the next chart."""
-    if not hasattr(os, "setpriority"):  # not on Windows
-        return
-    thread = threading.get_native_id()
-    try:
-        nice = os.getpriority(os.PRIO_PROCESS, thread)
-        os.setpriority(os.PRIO_PROCESS, thread, min(19, nice + TRAINING_NICE))
-    except OSError:  # a sandbox may forbid it; training still works
-        pass

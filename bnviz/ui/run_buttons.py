@@ -63,8 +63,10 @@ def progress(run: LiveRun | None, limiter: Limiter):
         return
     p = run.progress()
     if p.state == "queued":
-        st.progress(0.0, text=f"Waiting for a free training slot: number {p.queue_position or 1} in the queue "
-                              f"({limiter.running} of {limiter.slots} slots busy).")
+        wait = f", about {_duration(p.wait_s)} to wait" if p.wait_s is not None else ""  # issue 16
+        done = f"step {p.steps_done:,} / {p.steps:,} · " if p.steps_done else ""  # issue 16: a slice was trained
+        st.progress(p.fraction, text=f"{done}Waiting for a free training slot: number {p.queue_position or 1} in "
+                                     f"the queue ({limiter.running} of {limiter.slots} slots busy{wait}).")
         return
     if p.state == "starting":
         st.progress(0.0, text="Loading the data and building the model…")

@@ -51,7 +51,7 @@ class LabSession:
 @st.cache_resource
 def shared_limiter() -> Limiter:
     """One limiter for the whole server: at most N trainings at once, T torch threads each."""
-    limiter = Limiter(*default_limits())
+    limiter = Limiter.from_env()  # issue 16: hosted caps and time slices from the environment
     atexit.register(limiter.stop_all)  # end training threads before the interpreter goes away
     return limiter
 

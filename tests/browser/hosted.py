@@ -1,0 +1,113 @@
+"""Helpers for the hosted-demo load tests: a hosted server with its own environment, and a visitor's view."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.browser import _wait_for_health, free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+STEP = re.compile(r"step ([\d,]+) / ([\d,]+)")
+PLACE = re.compile(r"number (\d+) in the queue")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+@contextmanager
+def hosted_server(log_path: Path, **env):
+    """`streamlit run app.py` on loopback in hosted mode with `env`; yields (url, process). The caller may
+    SIGTERM it; otherwise it is stopped by its PID at the end."""
+    port = free_port()
+    full_env = {**os.environ, "BNVIZ_HOSTED": "1", "BNVIZ_MAX_TRAININGS": "1", "BNVIZ_TRAIN_THREADS": "1",
+                **{k: str(v) for k, v in env.items()}}
+    with open(log_path, "w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=full_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for_health(url, process, log_path, 60)
+        yield url, process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+class Watch:
+    """Samples the server's health and RSS in a thread while a test drives the browsers."""
+
+    def __init__(self, url: str, pid: int, every_s: float = 0.5):
+        self.url, self.pid, self.every_s = url, pid, every_s
+        self.health_failures, self.health_checks, self.peak_rss_mb = 0, 0, 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(5)
+
+    def _loop(self):
+        while not self._stop.is_set():
+            self.peak_rss_mb = max(self.peak_rss_mb, rss_mb(self.pid))
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as response:
+                    ok = response.read().decode().strip() == "ok"
+            except OSError:
+                ok = False
+            self.health_checks += 1
+            self.health_failures += not ok
+            self._stop.wait(self.every_s)
+
+
+# In each page: when its run first moved, when it finished, the queue places shown (epoch ms, so pages compare).
+# Recorded by the page itself, so a busy test process sampling late cannot shift the times.
+SEEN = r"""() => {
+  window.bnvizSeen = {places: [], firstMove: null, finished: null};
+  new MutationObserver(() => {
+    const text = document.querySelector('[data-testid="stProgress"]')?.textContent || '';
+    const now = performance.timeOrigin + performance.now(), seen = window.bnvizSeen;
+    const place = text.match(/number (\d+) in the queue/);
+    if (place && !seen.places.includes(+place[1])) seen.places.push(+place[1]);
+    const step = text.match(/step ([\d,]+) \//);
+    if (step && +step[1].replace(/,/g, '') > 0 && !text.includes('Waiting') && seen.firstMove === null)
+      seen.firstMove = now;
+    if (text.includes('finished') && seen.finished === null) seen.finished = now;
+  }).observe(document, {subtree: true, childList: true, characterData: true});
+}"""
+
+
+def seen(page) -> dict:
+    return page.evaluate("window.bnvizSeen")
+
+
+def progress_text(page) -> str:
+    """The progress line as the page shows it now ("" before it is drawn); read at once, no waiting."""
+    return page.evaluate("document.querySelector('[data-testid=\"stProgress\"]')?.textContent || ''")
+
+
+def steps_of(text: str) -> tuple[int, int] | None:
+    m = STEP.search(text)
+    return (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else None
