@@ -255,7 +255,7 @@ def check_values(where: str, kind: str, column: np.ndarray):
         raise RecordError(f"{where}: holds NaN or Inf; only {', '.join(MAY_BE_NONFINITE)} may (a diverged run)")
     if kind in FRACTIONS and column.size and not ((column >= 0) & (column <= 1)).all():
         raise RecordError(f"{where}: values outside [0, 1]")
-    if kind in ("step", "channel_hist", "nonfinite", "ms_per_step") and column.size and column.min() < 0:
+    if kind in ("step", "channel_hist", "nonfinite") and column.size and column.min() < 0:
         raise RecordError(f"{where}: negative values; allowed: >= 0")
     if kind == "step" and (column[1:] <= column[:-1]).any():
         raise RecordError(f"{where}: steps not strictly increasing")
