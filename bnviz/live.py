@@ -113,7 +113,7 @@ class Progress:
 def freeze(record: RunRecord) -> RunRecord:
     """A copy of `record` whose tables no longer change (the columns are shared, not copied)."""
     view = RunRecord(record.config, record.sites, record.layers, record.batchnorm_sites, record.snapshot_every)
-    view.end(record.status, record.status_step)
+    view.end(record.status, record.status_step, record.message)
     for table in TABLES:
         setattr(view, table, Series(getattr(record, table).columns()))
     return view
@@ -228,11 +228,12 @@ class LiveRun:
             self.state = "running"
             self._train()
         except Exception as err:  # shown to the user; the record so far is kept
-            self.state, self.message = "failed", f"{type(err).__name__}: {err}"
+            self.message = f"{type(err).__name__}: {err}"
             if self.trainer is not None:
                 with self._lock:
-                    self.trainer.stop()
+                    self.trainer.fail(self.message)  # the record says failed too, and why
                     self._publish()
+            self.state = "failed"  # last: whoever sees it also sees the failed record
         finally:
             self.limiter.leave(self)
 
