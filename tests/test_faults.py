@@ -15,7 +15,7 @@ import pytest
 
 from bnviz import cli, record as record_module
 from bnviz.config import RunConfig
-from bnviz.live import Limiter, LiveRun, LiveSession
+from bnviz.live import Limiter, LiveSession
 from bnviz.record import RunRecord
 from bnviz.trainer import Trainer
 from tests.test_cli import ROOT, run_cli
@@ -70,6 +70,8 @@ def test_cli_saves_the_failed_record_and_exits_1(failing_step, tmp_path):
     assert "Traceback" not in err and out.startswith(f"failed at step {FAIL_AT} (RuntimeError")
     record = RunRecord.load(path)
     assert record.status == "failed" and len(record.steps) == FAIL_AT
+    code, out, _ = run_cli("inspect", path)
+    assert code == 0 and f"failed at step {FAIL_AT} (RuntimeError: CUDA error" in out.splitlines()[0]
     failing_step.undo()
     code, out, _ = run_cli("train", "--batch-size", "8", "--steps", "10", "--out", tmp_path / "next.npz")
     assert code == 0 and out.startswith("finished: 10/10 steps")

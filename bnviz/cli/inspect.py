@@ -47,6 +47,7 @@ def describe(summary: dict, origin: str) -> str:
         return "non-finite" if value is None else fmt.format(value)
 
     status = summary["status"] + (f" at step {summary['status_step']}" if summary["status_step"] is not None else "")
+    status += f" ({summary['message']})" if summary.get("message") else ""
     ms = summary["ms_per_step"]
     lines = [f"{origin}: bnviz record, schema {summary['schema']}, {status}",
              f"steps {summary['steps']}/{summary['config']['steps']}, "
