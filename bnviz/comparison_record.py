@@ -7,19 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bnviz.record import TABLES, RecordError, RunRecord, Series, read_npz
+from bnviz.record import TABLES, RecordError, RunRecord, read_meta, read_npz
 
 SCHEMA = 1
 ARM_STATUSES = ("running", "finished", "stopped", "diverged", "failed")
-
-
-def file_kind(arrays: dict[str, np.ndarray]) -> str:
-    """"comparison", "sweep", ... from a record file's top-level meta; "run" for a plain run (no kind)."""
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except (KeyError, json.JSONDecodeError):
-        return "run"  # RunRecord.from_arrays names the problem
-    return meta.get("kind", "run") if isinstance(meta, dict) else "run"
 
 
 class ComparisonRecord:
@@ -76,8 +67,8 @@ class ComparisonRecord:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], origin: str = "comparison") -> "ComparisonRecord":
+        meta = read_meta(arrays, origin)
         try:
-            meta = json.loads(str(arrays["meta"]))
             arms = meta["arms"]
             if meta.get("kind") != "comparison" or meta.get("schema") != SCHEMA:
                 raise ValueError(f"kind {meta.get('kind')!r} schema {meta.get('schema')!r}, this bnviz reads "

@@ -18,6 +18,9 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 # evaluation costs a few percent of training time at every batch size (a fixed step count made it 20% at batch 8).
 EVAL_IMAGES = 8_000
 
+# The fields _check_combination looks at, in the order the lenient parser gives them up (the norm first).
+COMBINED = ("norm", "placement", "model", "groups", "batch_size")
+
 # Width of each normalized layer, per model: GroupNorm's `groups` must divide all of them.
 NORM_WIDTHS = {"seed_cnn": (32, 64), "mlp": (100, 100, 100)}
 
@@ -110,8 +113,11 @@ class RunConfig:
             try:
                 return cls(**values), problems
             except ConfigError as err:  # valid values in a combination PyTorch cannot train
-                values.pop(err.field, None)
-                problems.append(f"{err}; using the default for {err.field}")
+                # The field named may be a default (model=mlp&norm=group: the default groups=8 does not divide
+                # 100): then drop a given field of the combination instead, or the loop would never end.
+                dropped = err.field if err.field in values else next(k for k in COMBINED if k in values)
+                values.pop(dropped)
+                problems.append(f"{err}; using the default for {dropped}")
 
 
 def parse_lenient(fields: dict[str, "Field"], params: dict[str, str], defaults: dict) -> tuple[dict, list[str]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import http.client
 import math
 import os
 import tempfile
@@ -214,7 +215,8 @@ def fetch(name: str, filename: str, folder: Path) -> Path:
         try:
             download(base + filename, path, expected)
             return path
-        except (OSError, ChecksumError) as err:  # URLError, HTTPError and timeouts are OSErrors
+        # URLError, HTTPError and timeouts are OSErrors; a connection cut mid-file is an HTTPException
+        except (OSError, http.client.HTTPException, ChecksumError) as err:
             errors.append((base + filename, err))
     offline = all(_is_network_failure(err) for _, err in errors)
     tried = "; ".join(f"{url}: {err}" for url, err in errors)

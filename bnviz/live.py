@@ -184,11 +184,12 @@ class LiveRun:
         except ConfigError as err:
             self.state, self.message = "failed", f"These settings cannot train: {err.field}: {err}"
         except Exception as err:  # shown to the user; the record so far is kept
-            self.state, self.message = "failed", f"{type(err).__name__}: {err}"
+            self.message = f"{type(err).__name__}: {err}"
             if self.trainer is not None:
                 with self._lock:
-                    self.trainer.stop()
+                    self.trainer.fail(self.message)  # the record says failed too, and why
                     self._publish()
+            self.state = "failed"  # last: whoever sees it also sees the failed record
         finally:
             self.limiter.leave(self)
 

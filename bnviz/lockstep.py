@@ -52,13 +52,21 @@ class Lockstep:
             try:
                 trainer.step(n)
             except Exception as err:  # this arm stops, the others go on
-                self.record.fail(i, f"failed at step {trainer.steps_done}: {type(err).__name__}: {err}")
-                _end(trainer)
+                message = f"failed at step {trainer.steps_done}: {type(err).__name__}: {err}"
+                self.record.fail(i, message)
+                trainer.fail(message)  # its record says failed too; the steps before are kept
                 continue
             if trainer.record.status == "diverged":
                 self.record.messages[i] = (f"diverged at step {trainer.record.status_step} "
                                            "(the loss became NaN or Inf)")
         return self.record
+
+    def fail(self, message: str):
+        """End every arm still running as failed (an error outside any one arm's step, e.g. in LiveRun)."""
+        for i, trainer in enumerate(self.trainers):
+            if not self._arm_done(i):
+                self.record.fail(i, message)
+                trainer.fail(message)
 
     def stop(self):
         """End every arm still running; the records so far are kept (status `stopped`)."""
@@ -66,10 +74,3 @@ class Lockstep:
             if not self.record.failed[i]:
                 trainer.stop()
 
-
-def _end(trainer: Trainer):
-    """Stop a trainer whose step raised; its half-made step may not flush, the record so far is kept."""
-    try:
-        trainer.stop()
-    except Exception:
-        trainer.record.end("stopped", trainer.steps_done)

@@ -18,49 +18,37 @@ A record has three tables, each a `Series` of equal-length columns:
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import threading
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
+from bnviz.npz import RecordError, read_npz  # noqa: F401  re-exported: the one reader of record files
 
 SCHEMA = 1
 PERCENTILES = (1, 7, 15, 16, 31, 50, 69, 84, 85, 93, 99)  # TensorBoard's bands and the BN paper's 15/50/85
 KINDS = ("pre", "post")
-STATUSES = ("running", "finished", "stopped", "diverged")
+STATUSES = ("running", "finished", "stopped", "diverged", "failed")
 MAX_SNAPSHOTS = 400  # past this, every other snapshot is dropped and the cadence doubles
 TABLES = ("steps", "snapshots", "evals")
 STACK_EVERY = 256  # rows kept as separate arrays before a column is stacked
 BATCHNORM_FIELDS = ("batch_mean", "batch_var", "running_mean", "running_var", "gamma", "beta")
+# Columns a diverging run may fill with NaN/Inf (the step that blew up is kept); every other column must be
+# finite: steps, accuracies, timings, histogram ranges and counts, saturated fractions.
+MAY_BE_NONFINITE = ("loss", "grad_norm", "update_ratio", "test_loss", "mean", "std", "percentiles",
+                    "channel_mean", "channel_std", *BATCHNORM_FIELDS)
+INTEGER_COLUMNS = ("step", "channel_hist")
+MAX_CHANNELS = 4096  # units of one norm site
+MAX_SNAPSHOT_EVERY = 10**9  # the cadence doubles each time the snapshots are thinned
+FRACTIONS = ("train_acc", "test_acc", "train_mode_acc", "eval_mode_acc", "saturated")  # in [0, 1]
 
 
 def column_key(site: str, *parts: str) -> str:
     """The snapshot column of a norm site: column_key("block1.norm", "pre", "std") is "block1.norm/pre/std"."""
     return "/".join((site, *parts))
-
-
-class RecordError(ValueError):
-    """A record file that is not a valid bnviz record."""
-
-
-def read_npz(path) -> dict[str, np.ndarray]:
-    """Every array of a bnviz .npz file (a path or a binary file object), refusing pickles: the one reader
-    that every kind of record file (run, comparison, sweep) goes through."""
-    if isinstance(path, (str, Path)) and not Path(path).is_file():
-        raise RecordError(f"{path}: no such file")
-    if not zipfile.is_zipfile(path):  # np.load would take any other file for a pickle
-        raise RecordError(f"{path}: not a bnviz record (.npz): not a zip archive")
-    if hasattr(path, "seek"):
-        path.seek(0)  # is_zipfile read from the file object
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            return {name: npz[name] for name in npz.files}
-    except ValueError as err:  # numpy refuses object (pickled) arrays with allow_pickle=False
-        raise RecordError(f"{path}: refused, it holds pickled objects ({err})") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as err:
-        raise RecordError(f"{path}: not a bnviz record (.npz): {err}") from None
 
 
 class Series:
@@ -128,7 +116,8 @@ class RunRecord:
         self.batchnorm_sites = list(batchnorm_sites)
         self.snapshot_every = snapshot_every or config.record_every
         self.status = "running"
-        self.status_step: int | None = None  # the step that diverged
+        self.status_step: int | None = None  # the step that diverged, failed or was stopped at
+        self.message: str | None = None  # why it failed
         self.steps, self.snapshots, self.evals = Series(), Series(), Series()
 
     # --- reading ---------------------------------------------------------------------------
@@ -150,33 +139,48 @@ class RunRecord:
         """A copy whose tables no longer change (the columns are shared, not copied): safe to read while
         a trainer goes on appending to this one."""
         copy = RunRecord(self.config, self.sites, self.layers, self.batchnorm_sites, self.snapshot_every)
-        copy.end(self.status, self.status_step)
+        copy.end(self.status, self.status_step, self.message)
         for table in TABLES:
             setattr(copy, table, Series(getattr(self, table).columns()))
         return copy
 
-    def end(self, status: str, step: int | None = None):
+    def end(self, status: str, step: int | None = None, message: str | None = None):
         if status not in STATUSES:
-            raise ValueError(f"status must be one of {STATUSES}")
-        self.status, self.status_step = status, step
+            raise ValueError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+        if step is not None and (isinstance(step, bool) or not isinstance(step, int) or step < 0):
+            raise ValueError(f"status_step {step!r} is not an int >= 0 or null")
+        if message is not None and not isinstance(message, str):
+            raise ValueError(f"message {message!r} is not a string or null")
+        self.status, self.status_step, self.message = status, step, message
 
     # --- saving and loading ----------------------------------------------------------------
     def meta(self) -> dict:
         return {"schema": SCHEMA, "config": self.config.to_params(), "status": self.status,
-                "status_step": self.status_step, "sites": self.sites, "layers": self.layers,
+                "status_step": self.status_step, "message": self.message, "sites": self.sites, "layers": self.layers,
                 "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every}
 
     def save(self, path):
-        """Write a compressed .npz to a path or a binary file object."""
+        """Write a compressed .npz to a binary file object, or to a path atomically: a temporary file in the
+        same folder, flushed to disk, then renamed over `path`. A failed save (disk full, read-only folder)
+        raises OSError and leaves `path` as it was, never half-written."""
         arrays = {"meta": np.array(json.dumps(self.meta()))}
         for table in TABLES:
             for name, column in getattr(self, table).columns().items():
                 arrays[f"{table}/{name}"] = column
-        if isinstance(path, (str, Path)):
-            with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
-                np.savez_compressed(f, **arrays)
-        else:
+        if not isinstance(path, (str, Path)):
             np.savez_compressed(path, **arrays)
+            return
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        try:
+            with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from appending ".npz"
+                np.savez_compressed(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())  # a full disk may only say so here
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
 
     @classmethod
     def load(cls, path) -> "RunRecord":
@@ -185,22 +189,22 @@ class RunRecord:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray], origin: str = "record") -> "RunRecord":
-        if "meta" not in arrays:
-            raise RecordError(f"{origin}: no 'meta' entry; not a bnviz record")
-        try:
-            meta = json.loads(str(arrays["meta"]))
-        except json.JSONDecodeError as err:
-            raise RecordError(f"{origin}: unreadable meta: {err}") from None
-        if not isinstance(meta, dict):
-            raise RecordError(f"{origin}: meta is not a JSON object")
-        if meta.get("schema") != SCHEMA:
-            raise RecordError(f"{origin}: schema {meta.get('schema')!r}, this bnviz reads schema {SCHEMA}")
+        meta = read_meta(arrays, origin)
+        schema = meta.get("schema")
+        if schema != SCHEMA:
+            newer = isinstance(schema, int) and not isinstance(schema, bool) and schema > SCHEMA
+            hint = ": it was written by a newer bnviz; upgrade to read it" if newer else ""
+            raise RecordError(f"{origin}: schema {schema!r}, this bnviz reads schema {SCHEMA}{hint}")
+        if not isinstance(meta.get("config"), dict) or not all(isinstance(v, str) for v in meta["config"].values()):
+            raise RecordError(f"{origin}: invalid meta: 'config' must be an object of strings")
         try:
             config = RunConfig.from_params(meta["config"])
-            record = cls(config, meta["sites"], meta["layers"], meta["batchnorm_sites"],
-                         int(meta["snapshot_every"]))
-            record.end(meta["status"], meta["status_step"])
-        except (KeyError, TypeError, ValueError, ConfigError) as err:
+        except ConfigError as err:
+            raise RecordError(f"{origin}: invalid config: {err}") from None
+        try:
+            record = cls(config, *_layout(meta))
+            record.end(meta["status"], meta["status_step"], meta.get("message"))
+        except (KeyError, TypeError, ValueError) as err:
             raise RecordError(f"{origin}: invalid meta: {err}") from None
         for table in TABLES:
             prefix = table + "/"
@@ -241,3 +245,54 @@ class RunRecord:
                 if column.shape != (len(series), *expected[name]):
                     raise RecordError(f"{origin}: {table}/{name} has shape {column.shape}, "
                                       f"expected {(len(series), *expected[name])}")
+                check_values(f"{origin}: {table}/{name}", name.rsplit("/", 1)[-1], column)
+
+
+def check_values(where: str, kind: str, column: np.ndarray):
+    """Refuse a column whose dtype or values its kind (the last part of its name) does not allow."""
+    if column.dtype.kind not in "biuf":
+        raise RecordError(f"{where}: dtype {column.dtype}; allowed: bool, int, uint or float")
+    if kind in INTEGER_COLUMNS and column.dtype.kind not in "iu":
+        raise RecordError(f"{where}: dtype {column.dtype}; allowed: an integer type")
+    if kind not in MAY_BE_NONFINITE and column.dtype.kind == "f" and not np.isfinite(column).all():
+        raise RecordError(f"{where}: holds NaN or Inf; only {', '.join(MAY_BE_NONFINITE)} may (a diverged run)")
+    if kind in FRACTIONS and column.size and not ((column >= 0) & (column <= 1)).all():
+        raise RecordError(f"{where}: values outside [0, 1]")
+    if kind in ("step", "channel_hist", "nonfinite") and column.size and column.min() < 0:
+        raise RecordError(f"{where}: negative values; allowed: >= 0")
+    if kind == "step" and (column[1:] <= column[:-1]).any():
+        raise RecordError(f"{where}: steps not strictly increasing")
+    if kind == "range" and column.size and (column[:, 0] > column[:, 1]).any():
+        raise RecordError(f"{where}: a histogram range with lo > hi")
+
+
+def read_meta(arrays: dict[str, np.ndarray], origin: str = "record") -> dict:
+    """The JSON object in a record file's `meta` entry (every kind of record file has one)."""
+    if "meta" not in arrays:
+        raise RecordError(f"{origin}: no 'meta' entry; not a bnviz record")
+    if arrays["meta"].shape != () or arrays["meta"].dtype.kind != "U":
+        raise RecordError(f"{origin}: 'meta' is not a JSON text (a 0-d unicode array), it is "
+                          f"{arrays['meta'].dtype} {arrays['meta'].shape}")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{origin}: unreadable meta: {err}") from None
+    if not isinstance(meta, dict):
+        raise RecordError(f"{origin}: meta is not a JSON object")
+    return meta
+
+
+def _layout(meta: dict) -> tuple[dict[str, int], list[str], list[str], int]:
+    """sites, layers, batchnorm_sites and snapshot_every from a record's meta, type- and range-checked."""
+    sites, layers, batchnorm = meta["sites"], meta["layers"], meta["batchnorm_sites"]
+    if not isinstance(sites, dict) or not all(isinstance(c, int) and 1 <= c <= MAX_CHANNELS for c in sites.values()):
+        raise ValueError(f"'sites' must map each norm site to its channels, an int in [1, {MAX_CHANNELS}]")
+    for name, names in (("layers", layers), ("batchnorm_sites", batchnorm)):
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise ValueError(f"{name!r} must be a list of names")
+    if not set(batchnorm) <= set(sites):
+        raise ValueError(f"'batchnorm_sites' {batchnorm} must be norm sites, one of {sorted(sites)}")
+    every = meta["snapshot_every"]
+    if isinstance(every, bool) or not isinstance(every, int) or not 1 <= every <= MAX_SNAPSHOT_EVERY:
+        raise ValueError(f"'snapshot_every' {every!r} is not an int in [1, {MAX_SNAPSHOT_EVERY}]")
+    return sites, layers, batchnorm, every

@@ -66,6 +66,7 @@ def summarize(record: RunRecord) -> dict:
         "config": dataclasses.asdict(record.config),
         "status": record.status,
         "status_step": record.status_step,
+        "message": record.message,  # why it failed (status 'failed'), else None
         "steps": len(steps),
         "ms_per_step": median_ms_per_step(record),
         "final_train_loss": final_train_loss(record),

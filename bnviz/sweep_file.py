@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
-from bnviz.record import RecordError, read_npz
+from bnviz.record import RecordError, read_meta, read_npz
 from bnviz.sweep import FINAL, STATUSES, RunResult, Sweep
 
 KIND, SCHEMA = "sweep", 1
@@ -75,18 +75,6 @@ def results_of(arrays: dict, path: str) -> list[RunResult]:
     except (KeyError, TypeError, ValueError, ConfigError) as err:
         raise RecordError(f"{path}: invalid sweep file: {type(err).__name__}: {err}") from None
     return results
-
-
-def read_meta(arrays: dict, origin: str) -> dict:
-    if "meta" not in arrays:
-        raise RecordError(f"{origin}: no 'meta' entry; not a bnviz record")
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except json.JSONDecodeError as err:
-        raise RecordError(f"{origin}: unreadable meta: {err}") from None
-    if not isinstance(meta, dict):
-        raise RecordError(f"{origin}: meta is not a JSON object")
-    return meta
 
 
 def summary(results: list[RunResult]) -> dict:

@@ -85,15 +85,19 @@ class Trainer:
         torch.set_flush_denormal(True)
         self._clock = time.perf_counter()  # time between calls is not training time
         self.model.train()
-        for _ in range(n):
-            if self.done:
-                break
-            self._train_step()
-            if self.steps_done == self.cfg.steps and not self.done:
-                self._flush()
-                self.evaluate()
-                self.record.end("finished")
-        self._flush()
+        try:
+            for _ in range(n):
+                if self.done:
+                    break
+                self._train_step()
+                if self.steps_done == self.cfg.steps and not self.done:
+                    self._flush()
+                    self.evaluate()
+                    self.record.end("finished")
+            self._flush()
+        except Exception as err:  # the record so far is kept, marked failed with the message; the caller decides
+            self.fail(f"{type(err).__name__}: {err}")
+            raise
         return self.record
 
     def stop(self):
@@ -101,6 +105,17 @@ class Trainer:
         self._flush()
         if not self.done:
             self.record.end("stopped", self.steps_done)
+        self.recorder.close()
+
+    def fail(self, message: str):
+        """End the run as failed at the current step, keeping every step recorded before it."""
+        self._pending = [p for p in self._pending if p[0] < self.steps_done]  # complete steps only
+        try:
+            self._flush()
+        except Exception:  # noqa: BLE001  the values of the failing chunk are lost, not the record
+            self._pending = []
+        if not self.done:
+            self.record.end("failed", self.steps_done, message)
         self.recorder.close()
 
     # --- one step ---------------------------------------------------------------------------

@@ -40,8 +40,10 @@ def synthetic_record(n_steps=7, n_snapshots=3, n_evals=2, seed=0) -> RunRecord:
                 out[name] = np.int64(i * (3 if table == "snapshots" else 1))
             elif name.endswith(("channel_hist", "nonfinite")):
                 out[name] = rng.integers(0, 50, shape).astype(np.uint16 if name.endswith("hist") else np.float32)
-            else:
-                out[name] = rng.normal(size=shape).astype(np.float32)
+            elif name.endswith("range"):  # a histogram's edges: lo <= hi
+                out[name] = np.sort(rng.normal(size=shape)).astype(np.float32)
+            else:  # in [0, 1): valid for accuracies and fractions too
+                out[name] = rng.uniform(size=shape).astype(np.float32)
         return out
 
     for i in range(n_steps):

@@ -26,7 +26,8 @@ from bnviz.live import Limiter
 ABSENT = "cuda" if not torch.cuda.is_available() else "mps"  # a device this machine lacks: the run raises
 TINY = ["--batch-size", "8", "--steps", "15", "--record-every", "5"]
 # 4 runs: one finishes, one diverges (SGD lr 10 without norm), two raise (absent device).
-FAULTS = ["--grid", "lr=0.001,10", "--grid", f"device=cpu,{ABSENT}", "--optimizer", "sgd", "--placement", "none"]
+FAULTS = ["--grid", "lr=0.001,10", "--grid", f"device=cpu,{ABSENT}", "--optimizer", "sgd", "--placement", "none",
+          "--seeds", "2"]  # seed 2: lr 10 diverges within the steps
 
 
 def run_cli(*argv) -> tuple[int, str, str]:
@@ -137,7 +138,7 @@ def test_raising_and_diverging_runs_are_kept_and_the_sweep_goes_on(faults):
     diverged = by[10.0, "cpu"]
     assert diverged.status == "diverged" and diverged.message.startswith("diverged at step ")
     assert math.isnan(diverged.test_acc)
-    record = RunRecord.load(out.parent / "lr=0.001_device=cpu_seed=0.npz")  # --records: the full record
+    record = RunRecord.load(out.parent / "lr=0.001_device=cpu_seed=2.npz")  # --records: the full record
     assert record.status == "finished" and record.evals["test_acc"][-1] == by[0.001, "cpu"].test_acc
     assert len(list(out.parent.glob("*.npz"))) == 3  # faults.npz and the two runs that trained
     for lr in (0.001, 10.0):

@@ -1,8 +1,9 @@
 """`python -m bnviz`: headless commands, one module each (train, inspect, ...), registered in COMMANDS.
 
 Exit codes: 0 the run finished, or diverged (a diverged run is a result: its record is saved and the message
-names the step); 130 stopped by Ctrl-C (the record so far is saved, status 'stopped'); 2 a bad flag;
-1 a file that cannot be read or written, or a dataset that cannot be loaded.
+names the step); 130 stopped by Ctrl-C, 143 by SIGTERM (the record so far is saved, status 'stopped');
+2 a bad flag; 1 a file that cannot be read or written, a dataset that cannot be loaded, or a training step
+that raised (the record so far is saved, status 'failed', with the message).
 """
 
 from __future__ import annotations
@@ -13,15 +14,16 @@ import sys
 
 from bnviz.cli import compare, inspect, sweep, train
 from bnviz.cli.flags import config_from_args, flag
-from bnviz.cli.stopping import EXIT_STOPPED, StopRequest
+from bnviz.cli.stopping import EXIT_STOPPED, EXIT_TERMINATED, StopRequest
 from bnviz.cli.train import CHUNK
 
 # Each command module has `add(commands, epilog)`, which registers its subparser and sets `run`.
 COMMANDS = (train, compare, sweep, inspect)
 
 EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a divergence is reported with "
-          "its step), 130 stopped with Ctrl-C (record saved, status 'stopped'), 2 bad flag, 1 unreadable file or "
-          "dataset.")
+          "its step), 130 stopped with Ctrl-C and 143 with SIGTERM (record saved, status 'stopped'), 2 bad flag, "
+          "1 unreadable or unwritable file, unavailable dataset, or a failed training step (record saved, status "
+          "'failed').")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,4 +48,4 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
 
-__all__ = ["CHUNK", "COMMANDS", "EXIT_STOPPED", "StopRequest", "build_parser", "config_from_args", "flag", "main"]
+__all__ = ["CHUNK", "COMMANDS", "EXIT_STOPPED", "EXIT_TERMINATED", "StopRequest", "build_parser", "config_from_args", "flag", "main"]

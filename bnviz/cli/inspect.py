@@ -10,8 +10,7 @@ from bnviz.cli.flags import flag
 from bnviz.config import RunConfig
 from bnviz.compare_summary import summarize_comparison
 from bnviz.comparison_record import ComparisonRecord
-from bnviz.record import RecordError, RunRecord, read_npz
-from bnviz.sweep_file import read_meta
+from bnviz.record import RecordError, RunRecord, read_meta, read_npz
 from bnviz.summary import summarize
 
 
@@ -70,23 +69,13 @@ def describe_comparison(summary: dict, origin: str) -> str:
     return "\n".join(lines)
 
 
-def describe_comparison(summary: dict, origin: str) -> str:
-    """Each arm as `describe` writes a run, under its label, then the verdict."""
-    lines = [f"{origin}: bnviz comparison, {len(summary['arms'])} arms, {summary['status']}"]
-    for arm in summary["arms"]:
-        status = arm["status"] + (f" ({arm['message']})" if arm["message"] else "")
-        lines += ["", f"== arm {arm['label']!r}: {status}",
-                  describe(arm, origin).split("\n", 1)[1]]
-    lines += ["", "verdict: " + summary["verdict"]]
-    return "\n".join(lines)
-
-
 def describe(summary: dict, origin: str) -> str:
     """A human-readable summary of `summarize(record)`."""
     def num(value, fmt="{:.4g}"):  # None stands for a non-finite number (see summarize)
         return "non-finite" if value is None else fmt.format(value)
 
     status = summary["status"] + (f" at step {summary['status_step']}" if summary["status_step"] is not None else "")
+    status += f" ({summary['message']})" if summary.get("message") else ""
     ms = summary["ms_per_step"]
     lines = [f"{origin}: bnviz record, schema {summary['schema']}, {status}",
              f"steps {summary['steps']}/{summary['config']['steps']}, "

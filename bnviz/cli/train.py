@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import os
+import signal
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from bnviz.cli.flags import add_config_flags, config_from_args, fail_flag, flag, positive_int
-from bnviz.cli.stopping import EXIT_STOPPED, StopRequest
+from bnviz.cli.flags import add_config_flags, config_from_args, fail_flag, positive_int
+from bnviz.cli.stopping import EXIT_STOPPED, EXIT_TERMINATED, StopRequest
 from bnviz.config import ConfigError
 from bnviz.record import RunRecord
 from bnviz.summary import final_test_accuracy, median_ms_per_step
@@ -36,6 +39,14 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     out = Path(args.out)
     if not out.parent.is_dir():  # fail now, not after the whole run
         parser.error(f"argument --out: folder {str(out.parent)!r} does not exist")
+    try:  # creating a file is the only test that also holds for root (who passes every permission check)
+        fd, probe = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        print(f"error: cannot write the record in folder {str(out.parent)!r}: {err}; nothing was trained",
+              file=sys.stderr)
+        return 1
     # Imported here so that --help and `inspect` start without loading torch.
     import torch
     from tqdm import tqdm
@@ -55,7 +66,10 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     started = shown = time.perf_counter()
     with StopRequest() as stop, tqdm(total=cfg.steps, unit="step", file=sys.stderr, dynamic_ncols=True) as bar:
         while not trainer.done and not stop.requested:
-            record = trainer.step(CHUNK)
+            try:
+                record = trainer.step(CHUNK)
+            except Exception:  # noqa: BLE001  the trainer marked its record failed: save it, report, exit 1
+                break
             # Reading a column joins its pending rows (a copy): once a second keeps long runs linear.
             if len(record.steps) and time.perf_counter() - shown > 1.0:
                 bar.set_postfix(loss=f"{record.steps['loss'][-1]:.4g}", refresh=False)
@@ -68,10 +82,16 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     try:
         record.save(out)
     except OSError as err:
-        print(f"error: could not save the record to {out}: {err}", file=sys.stderr)
+        print(f"error: could not save the record to {out}: {err}; nothing was written there", file=sys.stderr)
         return 1
     print(summary_line(record, wall, out))
-    return EXIT_STOPPED if record.status == "stopped" else 0
+    if record.status == "failed":
+        print(f"error: training failed at step {record.status_step}: {record.message}; the record so far is "
+              f"saved to {out}", file=sys.stderr)
+        return 1
+    if record.status == "stopped":
+        return EXIT_TERMINATED if stop.signal == signal.SIGTERM else EXIT_STOPPED
+    return 0
 
 
 def summary_line(record: RunRecord, wall_s: float, out: Path) -> str:
@@ -92,4 +112,6 @@ def status_text(record: RunRecord) -> str:
         return f"diverged at step {record.status_step} (the loss became NaN or Inf; the record stops there)"
     if record.status == "stopped":
         return f"stopped at step {record.status_step}"
+    if record.status == "failed":
+        return f"failed at step {record.status_step} ({record.message})"
     return record.status

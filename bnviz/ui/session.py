@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 from bnviz.config import RunConfig
-from bnviz.live import ACTIVE, Limiter, LiveRun, default_limits
+from bnviz.live import ACTIVE, Limiter, LiveRun
 from bnviz.live_session import LiveSession
 from bnviz.ui import share, sidebar
 from bnviz.ui.share import Selection
