@@ -10,7 +10,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from bnviz.config import NORM_WIDTHS, RunConfig
+from bnviz.config import GAUSSIAN_STD, NORM_WIDTHS, RunConfig
+from bnviz.noisy_bn import NoisyBatchNorm1d, NoisyBatchNorm2d, seed_noise
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -19,6 +20,9 @@ def make_norm(cfg: RunConfig, width: int, spatial: bool) -> nn.Module:
     """The normalization layer for one site; `spatial` is True for conv feature maps."""
     if not cfg.normalized:
         return nn.Identity()
+    if cfg.norm == "batch" and cfg.bn_noise:
+        noisy = NoisyBatchNorm2d if spatial else NoisyBatchNorm1d
+        return noisy(width, cfg.bn_noise, eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine)
     if cfg.norm == "batch":
         batchnorm = nn.BatchNorm2d if spatial else nn.BatchNorm1d
         return batchnorm(width, eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine)
@@ -93,7 +97,21 @@ def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
     """The model for `cfg`, initialized from `seed` (default cfg.seed) without touching the global RNG."""
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed if seed is None else seed)
-        return SeedCNN(cfg) if cfg.model == "seed_cnn" else MLP(cfg)
+        model = SeedCNN(cfg) if cfg.model == "seed_cnn" else MLP(cfg)
+        if cfg.init == "gaussian":
+            gaussian_init(model)
+    seed_noise(model, cfg.seed if seed is None else seed)
+    return model
+
+
+def gaussian_init(model: nn.Module):
+    """The BN paper's "small random Gaussian" init: conv/linear weights ~ N(0, GAUSSIAN_STD^2), biases 0
+    (from the global RNG, which build_model has seeded)."""
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d)):
+            nn.init.normal_(module.weight, 0.0, GAUSSIAN_STD)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def blocks(model: nn.Module) -> dict[str, Block]:

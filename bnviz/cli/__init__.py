@@ -11,13 +11,13 @@ import argparse
 import os
 import sys
 
-from bnviz.cli import inspect, train
+from bnviz.cli import inspect, reproduce, train
 from bnviz.cli.flags import config_from_args, flag
 from bnviz.cli.stopping import EXIT_STOPPED, StopRequest
 from bnviz.cli.train import CHUNK
 
 # Each command module has `add(commands, epilog)`, which registers its subparser and sets `run`.
-COMMANDS = (train, inspect)
+COMMANDS = (train, inspect, reproduce)
 
 EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a divergence is reported with "
           "its step), 130 stopped with Ctrl-C (record saved, status 'stopped'), 2 bad flag, 1 unreadable file or "
@@ -27,7 +27,7 @@ EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a
 def build_parser() -> argparse.ArgumentParser:
     names = ",".join(module.__name__.rsplit(".", 1)[-1] for module in COMMANDS)
     parser = argparse.ArgumentParser(prog="python -m bnviz", description="bnviz: BatchNorm, seen from inside. "
-                                     "Train a run headless, or inspect a saved run record.", epilog=EPILOG)
+                                     "Train a run headless, inspect a saved run record, or reproduce a paper's result.", epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + names + "}")
     for module in COMMANDS:
         module.add(commands, EPILOG)
