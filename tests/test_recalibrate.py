@@ -59,5 +59,5 @@ def test_recalibration_fixes_a_model_with_broken_running_stats():
     gain = recalibration_gain(model, x, x, y, batch_size=30, n_batches=40)
     assert gain["before"] == eval_accuracy(model, x, y)  # the original keeps its broken statistics
     assert gain["before"] < train_mode - 0.2
-    assert abs(gain["after"] - train_mode) < 0.05
+    assert gain["after"] >= train_mode - 0.05  # back at (or above) what batch statistics give
     assert model[1].running_mean[0].item() == 5.0
