@@ -83,8 +83,8 @@ REPRODUCTION = Reproduction(
     paper_setup="ResNet-50 on ImageNet, batch 32..2 images per GPU, BN vs GN (32 groups), LN, IN; top-1 error "
                 "of the eval-mode model",
     our_setup="the seed CNN (norm after the ReLU) and, as a second panel, the mlp (norm before the ReLU) on the "
-              "bundled MNIST subset, Adam lr 1e-3 at every batch size, GN with 4 groups, the same number of training images at every batch size, eval-mode test error "
-              "on 1,000 test images, the mean over seeds with their spread as error bars",
+              "bundled MNIST subset, Adam lr 1e-3 at every batch size, GN with 4 groups, the same number of "
+              "training images at every batch size, eval-mode test error on 1,000 test images, the mean over seeds with their spread as error bars",
     smaller="a 2-conv CNN on 4,000 MNIST digits, at most one epoch per run, instead of ResNet-50 on ImageNet for "
             "100 epochs: the errors are far smaller, only the shape (BN's rise at batch 2 against GN's) compares",
     paper={"error_pct": PAPER_ERROR, "batch32_pct": {"batch": 23.6, "layer": 25.3, "instance": 28.4, "group": 24.1},
