@@ -44,6 +44,7 @@ def main(argv=None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     papers.SHIPPED.mkdir(parents=True, exist_ok=True)
+    made_from = commit()  # now, while the code this process imported is the checked-out code
     for name in args.names or papers.names():
         started = time.perf_counter()
         result = papers.run(name, args.budget)
@@ -51,7 +52,7 @@ def main(argv=None) -> int:
             "command": "python scripts/make_paper_results.py " + shlex.join([name, "--budget", args.budget]
                                                                             + (["--threads", str(args.threads)]
                                                                                if args.threads else [])),
-            "commit": commit(), "budget": args.budget, "wall_s": round(time.perf_counter() - started, 1),
+            "commit": made_from, "budget": args.budget, "wall_s": round(time.perf_counter() - started, 1),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
             "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         path = papers.SHIPPED / f"{name}.json"

@@ -13,12 +13,11 @@ BACKENDS = ("local", "ray")
 
 def add(commands, epilog: str):
     """Register the `reproduce` subcommand."""
-    from bnviz.papers import names
-
+    # bnviz.papers imports torch: not here, so that --help and the other commands start without it.
     reproduce = commands.add_parser(
         "reproduce", help="reproduce a paper's result and judge it", epilog=epilog,
-        description="Run one of the paper reproductions (" + ", ".join(names()) + ") and print the paper's "
-                    "numbers, ours and the verdict computed from ours.")
+        description="Run one of the paper reproductions (names: --list) and print the paper's numbers, ours and "
+                    "the verdict computed from ours.")
     reproduce.set_defaults(run=functools.partial(reproduce_command, reproduce))
     reproduce.add_argument("name", nargs="?", help="the reproduction (see --list)")
     reproduce.add_argument("--list", action="store_true", help="name the reproductions and their claims, then exit")
