@@ -13,6 +13,9 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "adam")
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+INITS = ("default", "gaussian")
+GAUSSIAN_STD = 0.01  # init="gaussian": every weight ~ N(0, 0.01^2), biases 0 (the BN paper's "small random Gaussian")
+BN_NOISE_MAX = 2.0
 
 # The automatic evaluation cadence, in training images: 250 steps at the article's batch 32, so a test
 # evaluation costs a few percent of training time at every batch size (a fixed step count made it 20% at batch 8).
@@ -56,6 +59,8 @@ class RunConfig:
     record_every: int = 10  # steps between activation snapshots
     hist_bins: int = 64  # as wandb.watch
     eval_every: int | None = None  # steps between test-set evaluations; None (auto): every EVAL_IMAGES images
+    init: str = "default"  # default: PyTorch's; gaussian: N(0, GAUSSIAN_STD^2) weights, zero biases (BN paper Fig. 1)
+    bn_noise: float = 0.0  # Santurkar et al.'s "noisy BN": per-channel shift ~ U(-a, a), scale exp(U(-a, a)); 0 = off
 
     def __post_init__(self):
         for name, spec in FIELDS.items():
@@ -73,6 +78,9 @@ class RunConfig:
         return self.eval_every or max(1, round(EVAL_IMAGES / self.batch_size))
 
     def _check_combination(self):
+        if self.bn_noise and not (self.normalized and self.norm == "batch"):
+            raise ConfigError("bn_noise", self.bn_noise, "noise follows each BatchNorm layer: it needs norm=batch "
+                              "and placement before or after; use 0 otherwise")
         if not self.normalized:
             return
         if self.norm == "group" and any(w % self.groups for w in NORM_WIDTHS[self.model]):
@@ -230,6 +238,11 @@ FIELDS: dict[str, Field] = {
     "hist_bins": Field(int, "histogram bins", low=8, high=256),
     "eval_every": Field(int, f"steps between test-set evaluations; auto: about every {EVAL_IMAGES:,} training "
                              "images (250 steps at batch 32)", low=1, high=100_000, optional=True, none_word="auto"),
+    "init": Field(str, f"weight init: default (PyTorch's) or gaussian (N(0, {GAUSSIAN_STD:g}^2) weights, zero biases: "
+                       "the BN paper's small random Gaussian init)", INITS),
+    "bn_noise": Field(float, "noisy BN (Santurkar et al. 2018): after each BatchNorm in training, a per-channel "
+                             "shift ~ U(-a, a) and scale exp(U(-a, a)), redrawn every step; 0 = off",
+                      low=0.0, high=BN_NOISE_MAX),
 }
 
 assert list(FIELDS) == [f.name for f in dataclasses.fields(RunConfig)], "FIELDS must list every RunConfig field"

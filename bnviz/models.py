@@ -16,7 +16,8 @@ import math
 import torch
 from torch import nn
 
-from bnviz.config import NORM_WIDTHS, RunConfig
+from bnviz.config import GAUSSIAN_STD, NORM_WIDTHS, RunConfig
+from bnviz.noisy_bn import NoisyBatchNorm1d, NoisyBatchNorm2d, seed_noise
 
 ACTIVATIONS = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "tanh": nn.Tanh}
 
@@ -25,6 +26,9 @@ def make_norm(cfg: RunConfig, width: int, spatial: bool) -> nn.Module:
     """The normalization layer for one site; `spatial` is True for conv feature maps."""
     if not cfg.normalized:
         return nn.Identity()
+    if cfg.norm == "batch" and cfg.bn_noise:
+        noisy = NoisyBatchNorm2d if spatial else NoisyBatchNorm1d
+        return noisy(width, cfg.bn_noise, eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine)
     if cfg.norm == "batch":
         batchnorm = nn.BatchNorm2d if spatial else nn.BatchNorm1d
         return batchnorm(width, eps=cfg.eps, momentum=cfg.momentum, affine=cfg.affine)
@@ -102,7 +106,8 @@ def build_model(cfg: RunConfig, seed: int | None = None) -> nn.Module:
         model = SeedCNN(cfg) if cfg.model == "seed_cnn" else MLP(cfg)
     for name, module in model.named_modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
-            init_layer(module, torch.Generator().manual_seed(layer_seed(seed, name)))
+            init_layer(module, torch.Generator().manual_seed(layer_seed(seed, name)), cfg.init)
+    seed_noise(model, seed)
     return model
 
 
@@ -113,9 +118,15 @@ def layer_seed(seed: int, name: str) -> int:
 
 
 @torch.no_grad()
-def init_layer(layer: nn.Conv2d | nn.Linear, generator: torch.Generator):
+def init_layer(layer: nn.Conv2d | nn.Linear, generator: torch.Generator, init: str = "default"):
     """PyTorch's default init of nn.Linear / nn.Conv2d (their reset_parameters), drawn from `generator`:
-    the weight first, so dropping the bias leaves the weight unchanged."""
+    the weight first, so dropping the bias leaves the weight unchanged. `init="gaussian"` is the BN paper's
+    "small random Gaussian" init instead: weights ~ N(0, GAUSSIAN_STD^2), biases 0."""
+    if init == "gaussian":
+        nn.init.normal_(layer.weight, 0.0, GAUSSIAN_STD, generator=generator)
+        if layer.bias is not None:
+            nn.init.zeros_(layer.bias)
+        return
     nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
     if layer.bias is not None:
         fan_in, _ = nn.init._calculate_fan_in_and_fan_out(layer.weight)

@@ -12,13 +12,13 @@ import argparse
 import os
 import sys
 
-from bnviz.cli import compare, inspect, sweep, train
+from bnviz.cli import compare, inspect, reproduce, sweep, train
 from bnviz.cli.flags import config_from_args, flag
 from bnviz.cli.stopping import EXIT_STOPPED, EXIT_TERMINATED, StopRequest
 from bnviz.cli.train import CHUNK
 
 # Each command module has `add(commands, epilog)`, which registers its subparser and sets `run`.
-COMMANDS = (train, compare, sweep, inspect)
+COMMANDS = (train, compare, sweep, reproduce, inspect)
 
 EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a divergence is reported with "
           "its step), 130 stopped with Ctrl-C and 143 with SIGTERM (record saved, status 'stopped'), 2 bad flag, "
@@ -29,7 +29,8 @@ EPILOG = ("exit codes: 0 finished or diverged (the record is saved either way; a
 def build_parser() -> argparse.ArgumentParser:
     names = ",".join(module.__name__.rsplit(".", 1)[-1] for module in COMMANDS)
     parser = argparse.ArgumentParser(prog="python -m bnviz", description="bnviz: BatchNorm, seen from inside. "
-                                     "Train a run, a comparison or a sweep headless, or inspect a saved file.", epilog=EPILOG)
+                                     "Train a run, a comparison or a sweep headless, reproduce a paper's result, "
+                                     "or inspect a saved file.", epilog=EPILOG)
     commands = parser.add_subparsers(dest="command", required=True, metavar="{" + names + "}")
     for module in COMMANDS:
         module.add(commands, EPILOG)
