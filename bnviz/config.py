@@ -13,10 +13,17 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh")
 OPTIMIZERS = ("sgd", "adam")
 DATASETS = ("mnist-5k", "mnist", "fashion-mnist")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+COMPILE = ("auto", "on", "off")
 
 # The automatic evaluation cadence, in training images: 250 steps at the article's batch 32, so a test
 # evaluation costs a few percent of training time at every batch size (a fixed step count made it 20% at batch 8).
 EVAL_IMAGES = 8_000
+
+# compile=auto compiles runs that train on at least this many images. A first compile of the seed CNN's step
+# costs ~25-40 s of one core on this project's 2-core CPU (measured, torch 2.13) and runs beside eager training,
+# which it slows meanwhile; the compiled step then saves ~30-40% per step. 100,000 images (3,125 steps at batch
+# 32, ~1 min eager) is where the saving is at least the compile's cost; shorter runs stay eager.
+COMPILE_MIN_IMAGES = 100_000
 
 # Width of each normalized layer, per model: GroupNorm's `groups` must divide all of them.
 NORM_WIDTHS = {"seed_cnn": (32, 64), "mlp": (100, 100, 100)}
@@ -53,6 +60,7 @@ class RunConfig:
     record_every: int = 10  # steps between activation snapshots
     hist_bins: int = 64  # as wandb.watch
     eval_every: int | None = None  # steps between test-set evaluations; None (auto): every EVAL_IMAGES images
+    compile: str = "auto"  # plain steps through torch.compile: on | off | auto (runs of >= COMPILE_MIN_IMAGES)
 
     def __post_init__(self):
         for name, spec in FIELDS.items():
@@ -63,6 +71,11 @@ class RunConfig:
     def normalized(self) -> bool:
         """Whether the norm sites actually normalize (otherwise they are the identity)."""
         return self.norm != "none" and self.placement != "none"
+
+    @property
+    def wants_compile(self) -> bool:
+        """Whether this run asks for compiled plain steps (compile=on, or auto and long enough to pay for it)."""
+        return self.compile == "on" or (self.compile == "auto" and self.steps * self.batch_size >= COMPILE_MIN_IMAGES)
 
     @property
     def eval_interval(self) -> int:
@@ -216,6 +229,8 @@ FIELDS: dict[str, Field] = {
     "hist_bins": Field(int, "histogram bins", low=8, high=256),
     "eval_every": Field(int, f"steps between test-set evaluations; auto: about every {EVAL_IMAGES:,} training "
                              "images (250 steps at batch 32)", low=1, high=100_000, optional=True, none_word="auto"),
+    "compile": Field(str, "steps that record nothing through torch.compile, compiled in the background while the "
+                          f"run starts eager; auto: runs of >= {COMPILE_MIN_IMAGES:,} training images", COMPILE),
 }
 
 assert list(FIELDS) == [f.name for f in dataclasses.fields(RunConfig)], "FIELDS must list every RunConfig field"
