@@ -104,6 +104,7 @@ class Progress:
     seconds_left: float | None
     queue_position: int | None
     message: str | None  # why it failed or stopped, when not by the user
+    mode: str | None = None  # how plain steps run (Trainer.mode): eager | compiling | compiled | eager (...)
 
     @property
     def fraction(self) -> float:
@@ -114,6 +115,7 @@ def freeze(record: RunRecord) -> RunRecord:
     """A copy of `record` whose tables no longer change (the columns are shared, not copied)."""
     view = RunRecord(record.config, record.sites, record.layers, record.batchnorm_sites, record.snapshot_every)
     view.end(record.status, record.status_step)
+    view.mode = record.mode
     for table in TABLES:
         setattr(view, table, Series(getattr(record, table).columns()))
     return view
@@ -213,7 +215,7 @@ class LiveRun:
         if self._rate and self.state in ACTIVE:
             left = (self.cfg.steps - done) / self._rate
         return Progress(self.state, done, self.cfg.steps, self._rate, left, self.limiter.position(self),
-                        self.message)
+                        self.message, self.trainer.mode if self.trainer is not None else None)
 
     # --- the training thread --------------------------------------------------------------------
     def _run(self):

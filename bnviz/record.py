@@ -125,6 +125,7 @@ class RunRecord:
         self.status = "running"
         self.status_step: int | None = None  # the step that diverged
         self.steps, self.snapshots, self.evals = Series(), Series(), Series()
+        self.mode: str | None = None  # how the trainer ran its plain steps (Trainer.mode), when known
 
     # --- reading ---------------------------------------------------------------------------
     def hist(self, site: str, kind: str, channel: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -150,7 +151,8 @@ class RunRecord:
     def meta(self) -> dict:
         return {"schema": SCHEMA, "config": self.config.to_params(), "status": self.status,
                 "status_step": self.status_step, "sites": self.sites, "layers": self.layers,
-                "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every}
+                "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every,
+                **({"mode": self.mode} if self.mode else {})}
 
     def save(self, path):
         """Write a compressed .npz to a path or a binary file object."""
@@ -186,6 +188,7 @@ class RunRecord:
             record = cls(config, meta["sites"], meta["layers"], meta["batchnorm_sites"],
                          int(meta["snapshot_every"]))
             record.end(meta["status"], meta["status_step"])
+            record.mode = meta.get("mode")
         except (KeyError, TypeError, ValueError, ConfigError) as err:
             raise RecordError(f"{origin}: invalid meta: {err}") from None
         for table in TABLES:
