@@ -37,6 +37,7 @@ class Progress:
     queue_position: int | None
     message: str | None  # why it failed or stopped, when not by the user
     wait_s: float | None = None  # while queued: about how long until it trains again
+    mode: str | None = None  # how plain steps run (Trainer.mode): eager | compiling | compiled | eager (...)
 
     @property
     def fraction(self) -> float:
@@ -141,7 +142,7 @@ class LiveRun:
         left = self.seconds_to_finish()
         wait = self.limiter.wait_estimate(self) if self.state == "queued" else None
         return Progress(self.state, done, self.cfg.steps, self._rate, left, self.limiter.position(self),
-                        self.message, wait)
+                        self.message, wait, self.trainer.mode if self.trainer is not None else None)
 
     def seconds_to_finish(self) -> float | None:
         """Training time still needed at the current rate; None before a rate is known or once ended."""

@@ -119,6 +119,7 @@ class RunRecord:
         self.status_step: int | None = None  # the step that diverged, failed or was stopped at
         self.message: str | None = None  # why it failed
         self.steps, self.snapshots, self.evals = Series(), Series(), Series()
+        self.mode: str | None = None  # how the trainer ran its plain steps (Trainer.mode), when known
 
     # --- reading ---------------------------------------------------------------------------
     def hist(self, site: str, kind: str, channel: int | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -140,6 +141,7 @@ class RunRecord:
         a trainer goes on appending to this one."""
         copy = RunRecord(self.config, self.sites, self.layers, self.batchnorm_sites, self.snapshot_every)
         copy.end(self.status, self.status_step, self.message)
+        copy.mode = self.mode
         for table in TABLES:
             setattr(copy, table, Series(getattr(self, table).columns()))
         return copy
@@ -157,7 +159,8 @@ class RunRecord:
     def meta(self) -> dict:
         return {"schema": SCHEMA, "config": self.config.to_params(), "status": self.status,
                 "status_step": self.status_step, "message": self.message, "sites": self.sites, "layers": self.layers,
-                "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every}
+                "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every,
+                **({"mode": self.mode} if self.mode else {})}
 
     def save(self, path):
         """Write a compressed .npz to a binary file object, or to a path atomically: a temporary file in the
@@ -204,6 +207,9 @@ class RunRecord:
         try:
             record = cls(config, *_layout(meta))
             record.end(meta["status"], meta["status_step"], meta.get("message"))
+            record.mode = meta.get("mode")
+            if record.mode is not None and not isinstance(record.mode, str):
+                raise ValueError(f"mode {record.mode!r} is not a string or null")
         except (KeyError, TypeError, ValueError) as err:
             raise RecordError(f"{origin}: invalid meta: {err}") from None
         for table in TABLES:

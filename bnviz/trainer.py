@@ -3,6 +3,8 @@
 Per step it keeps the loss, batch accuracy and each layer's gradient norm on the device; every
 `snapshot_every` steps it arms the Recorder and also measures the update:data ratio. All of it reaches
 the host in one transfer per snapshot (or at the end of `step(n)`), so a GPU syncs once per snapshot.
+Where the config asks for it (`compile`), the steps that record nothing go through a CompiledStep once it has
+compiled in the background; until then, and wherever compiling is unavailable or fails, every step runs eager.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import torch
 import torch._dynamo  # noqa: F401  torch.optim imports it on first use (~3 s); pay that at import, not per run
 from torch import nn
 
+from bnviz import compiled_step
 from bnviz.config import ConfigError, RunConfig
 from bnviz.data import Dataset, load_dataset
 from bnviz.models import blocks, build_model, is_batchnorm, weight_layers
@@ -73,6 +76,28 @@ class Trainer:
         self._epoch_order = torch.empty(0, dtype=torch.long)
         self._pending: list[tuple] = []  # per-step device tensors not yet on the host
         self._clock = time.perf_counter()
+        self._compiled: compiled_step.CompiledStep | None = None
+        self._eager_mode = "eager"
+        if cfg.wants_compile and (reason := compiled_step.unavailable(self.device)):
+            self._eager_mode = f"eager (compile unavailable: {reason})"
+        self._params, self._buffers = dict(self.model.named_parameters()), dict(self.model.named_buffers())
+
+    @property
+    def mode(self) -> str:
+        """Which step runs the plain steps: eager | compiling | compiled | eager (compile failed: ...)."""
+        if self._compiled is None:
+            return self._eager_mode
+        if not self._compiled.ready.is_set():
+            return "compiling"
+        return f"eager (compile failed: {self._compiled.error})" if self._compiled.error else "compiled"
+
+    def start_compile(self) -> compiled_step.CompiledStep | None:
+        """Begin compiling the plain step in the background (once); training goes on eager meanwhile."""
+        if self._compiled is None and self._eager_mode == "eager" and self.cfg.wants_compile:
+            bs = self.cfg.batch_size
+            self._compiled = compiled_step.shared(self.cfg, self.device, self.model, self.x_train[:bs],
+                                                  self.y_train[:bs])
+        return self._compiled
 
     @property
     def done(self) -> bool:
@@ -95,6 +120,8 @@ class Trainer:
                     self.evaluate()
                     self.record.end("finished")
             self._flush()
+            self.start_compile()  # after the first call's steps: the first chart never waits for the compiler
+            self.record.mode = self.mode
         except Exception as err:  # the record so far is kept, marked failed with the message; the caller decides
             self.fail(f"{type(err).__name__}: {err}")
             raise
@@ -131,18 +158,21 @@ class Trainer:
         step = self.steps_done
         snapshot = step % self.record.snapshot_every == 0
         x, y = self._next_batch()
-        if snapshot:
-            self.recorder.arm()
-        logits = self.model(x)
-        measured = self.recorder.collect() if snapshot else None
-        loss = self.loss_fn(logits, y)
+        if not snapshot and self.mode == "compiled":
+            loss, accuracy = self._compiled(self._params, self._buffers, x, y)
+        else:
+            if snapshot:
+                self.recorder.arm()
+            logits = self.model(x)
+            measured = self.recorder.collect() if snapshot else None
+            loss = self.loss_fn(logits, y)
+            accuracy = (logits.detach().argmax(1) == y).float().mean()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         weights = self._weight_list
         grad_norm = torch.stack(torch._foreach_norm([w.grad for w in weights]))
         before = [w.detach().clone() for w in weights] if snapshot else None
         self.optimizer.step()
-        accuracy = (logits.detach().argmax(1) == y).float().mean()
         self._pending.append((step, loss.detach(), accuracy, grad_norm))
         self.steps_done += 1
         if snapshot:

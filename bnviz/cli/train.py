@@ -72,7 +72,7 @@ def train_command(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
                 break
             # Reading a column joins its pending rows (a copy): once a second keeps long runs linear.
             if len(record.steps) and time.perf_counter() - shown > 1.0:
-                bar.set_postfix(loss=f"{record.steps['loss'][-1]:.4g}", refresh=False)
+                bar.set_postfix(loss=f"{record.steps['loss'][-1]:.4g}", mode=trainer.mode, refresh=False)
                 shown = time.perf_counter()
             bar.update(len(record.steps) - bar.n)
         if not trainer.done:
@@ -103,7 +103,7 @@ def summary_line(record: RunRecord, wall_s: float, out: Path) -> str:
              f"final train loss {loss:.4g}" if loss is not None else "final train loss n/a",
              f"test accuracy {acc:.2%}" if acc is not None else "test accuracy n/a (not evaluated yet)",
              f"{ms:.1f} ms/step (median)" if ms is not None else "ms/step n/a",
-             f"{wall_s:.1f} s", f"saved {out}"]
+             f"{wall_s:.1f} s", *([f"plain steps {record.mode}"] if record.mode else []), f"saved {out}"]
     return f"{status_text(record)}: " + ", ".join(parts)
 
 
