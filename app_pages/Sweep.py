@@ -35,7 +35,7 @@ left, middle, right = st.columns([1, 1, 2])
 backend = (right.radio("Backend", backends, horizontal=True, key="sweep.backend",
                        help="ray: the cluster at $RAY_ADDRESS; local: worker processes on this server.")
            if len(backends) > 1 else backends[0])
-right.caption(f"Runs on {sweep_job.describe(backend, limiter)}.")
+right.caption(f"A sweep started now runs on {sweep_job.describe(backend, limiter)}.")
 run_clicked = left.button("Run sweep", type="primary", icon=":material/play_arrow:", disabled=spec is None)
 if sweep_job.is_active(state) and middle.button("Stop", icon=":material/stop:"):
     state.job.stop()

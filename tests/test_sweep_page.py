@@ -147,3 +147,13 @@ def test_bad_link_parameters_are_named_and_defaults_used():
     default = next(iter(PRESETS.values()))
     assert state(at).spec == default
     assert read(dict(at.query_params))[0] == default
+
+
+def test_ray_is_offered_only_when_the_server_has_a_ray_address(monkeypatch):
+    assert "sweep.backend" not in [r.key for r in open_sweep().radio]  # the local pool only: no choice
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:6379")
+    at = open_sweep()
+    choice = at.radio(key="sweep.backend")
+    assert choice.options == ["local", "ray"] and choice.value == "local"
+    choice.set_value("ray").run()
+    assert any("ray: cluster at 127.0.0.1:6379" in c.value for c in at.caption)

@@ -44,7 +44,7 @@ def draw(state: SweepState, spec: SweepSpec):
             (st.error if job.state == "failed" else st.info)(status(job))
             st.progress(len(results) / max(1, job.total))
             if job.backend_name:
-                st.caption(f"Runs on {job.backend_name}.")
+                st.caption(f"This sweep runs on {job.backend_name}.")
         plotly_chart(sweep_figure(results, shown.x_knob, shown.line_knob, shown.metric, shown.spread),
                      key=CHART_KEY)
         unfinished = [r for r in results if r.status != "finished"]
