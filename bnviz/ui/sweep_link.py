@@ -8,9 +8,10 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from bnviz.config import FIELDS, ConfigError, Field, RunConfig, parse_lenient
+from bnviz.config import FIELDS, ConfigError, Field, parse_lenient
 from bnviz.sweep import NOT_GRID
 from bnviz.sweep_table import METRICS, SPREADS
+from bnviz.ui.share import ViewsField
 from bnviz.ui.sweep_spec import DEFAULT, MAX_KNOBS, MAX_SEEDS, SweepSpec
 
 AUTORUN = "autorun"
@@ -52,17 +53,11 @@ class GridField(Field):
 
 
 @dataclass(frozen=True)
-class SeedsField(Field):
-    """Seeds separated by commas, each a valid RunConfig seed."""
+class SeedsField(ViewsField):
+    """Seeds separated by commas (parsed and written as the lab's view list), each a valid RunConfig seed."""
 
     def allowed(self) -> str:
         return f"1 to {MAX_SEEDS} seeds separated by commas, each {FIELDS['seed'].allowed()}"
-
-    def parse(self, name: str, raw: str):
-        try:
-            return tuple(dict.fromkeys(int(v) for v in str(raw).split(",") if v.strip()))
-        except ValueError:
-            raise ConfigError(name, raw, self.allowed()) from None
 
     def check(self, name: str, value):
         if not 1 <= len(value) <= MAX_SEEDS:
@@ -72,9 +67,6 @@ class SeedsField(Field):
                 FIELDS["seed"].check(name, seed)
             except ConfigError:
                 raise ConfigError(name, self.format(value), self.allowed()) from None
-
-    def format(self, value) -> str:
-        return ",".join(map(str, value))
 
 
 URL_FIELDS: dict[str, Field] = {

@@ -3,12 +3,12 @@ chart fills in, its text clear of collisions on a desktop and on a phone."""
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlencode
 
 import pytest
 
 from layout import collisions
+from test_lab_browser import wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -22,13 +22,6 @@ VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 def traces(page) -> int:
     return page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="vs batch_size")) \
         .locator(".scatterlayer .trace").count()
-
-
-def wait_for(condition, timeout: float, what: str):
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, f"{what}: not within {timeout} s"
-        time.sleep(0.2)
 
 
 def test_an_autorun_link_fills_the_chart_in(server, browser, shots):
