@@ -11,7 +11,8 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_charts import charts
 from bnviz.ui import session
-from bnviz.ui.sweep_job import STATE_KEY
+from bnviz.live import Limiter
+from bnviz.ui.sweep_job import STATE_KEY, SweepState, start
 from bnviz.ui.sweep_link import read
 from bnviz.ui.sweep_spec import PRESETS
 
@@ -157,3 +158,17 @@ def test_ray_is_offered_only_when_the_server_has_a_ray_address(monkeypatch):
     assert choice.options == ["local", "ray"] and choice.value == "local"
     choice.set_value("ray").run()
     assert any("ray: cluster at 127.0.0.1:6379" in c.value for c in at.caption)
+
+
+def test_a_sweep_whose_page_stops_polling_is_stopped_and_frees_its_slot():
+    limiter = Limiter(1, 1)
+    lab_training = object()
+    limiter.enter(lab_training)
+    assert limiter.wait_turn(lab_training, 5)
+    sweep = SweepState()
+    job = start(sweep, read(TINY)[0], "local", limiter, heartbeat_timeout=0.5)  # queued: nothing trains
+    assert job.queue_position() == 1
+    job.join(10)
+    assert job.state == "stopped"
+    assert "no sign of the browser for 0.5 s" in job.error and limiter.position(job.tickets[0]) is None
+    assert job.results() == []

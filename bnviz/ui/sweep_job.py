@@ -4,6 +4,8 @@ BackgroundSweep training it on the server through the lab's shared limiter, on t
 from __future__ import annotations
 
 import os
+import threading
+import time
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -14,6 +16,9 @@ from bnviz.ui.sweep_spec import DEFAULT, SweepSpec
 
 STATE_KEY = "bnviz.sweep"
 ACTIVE = ("queued", "running")
+# No poll from the page for this long: the session is gone, free the slots. Longer than the lab's 30 s:
+# browsers slow the timers of a hidden tab down to about once a minute.
+HEARTBEAT_TIMEOUT_S = 150.0
 
 
 @dataclass
@@ -26,6 +31,7 @@ class SweepState:
     problems: list[str] = field(default_factory=list)  # link parameters ignored
     initialized: bool = False  # the URL has been read
     autorun: bool = False
+    last_beat: float = field(default_factory=time.monotonic)  # the page's last sign of life
 
 
 def sweep_state() -> SweepState:
@@ -63,11 +69,29 @@ def describe(backend: str, limiter) -> str:
     return backend_factory(backend)(slots_for(backend, limiter), limiter.threads).describe()
 
 
-def start(state: SweepState, spec: SweepSpec, backend: str, limiter) -> BackgroundSweep:
-    """Validate (ConfigError before anything trains), then queue the sweep behind the limiter's others."""
+def heartbeat(state: SweepState):
+    state.last_beat = time.monotonic()
+
+
+def start(state: SweepState, spec: SweepSpec, backend: str, limiter,
+          heartbeat_timeout: float = HEARTBEAT_TIMEOUT_S) -> BackgroundSweep:
+    """Validate (ConfigError before anything trains), then queue the sweep behind the limiter's others;
+    it stops when the page stops polling for `heartbeat_timeout` s (the browser is gone)."""
     spec.configs()
     if state.job is not None:
         state.job.stop()
     job = BackgroundSweep(spec.sweep(), limiter, backend_factory(backend), slots=slots_for(backend, limiter))
+    heartbeat(state)
     state.job, state.shown = job.start(), spec
+    threading.Thread(target=_watch, args=(state, job, heartbeat_timeout), name="bnviz-sweep-watch",
+                     daemon=True).start()
     return job
+
+
+def _watch(state: SweepState, job: BackgroundSweep, timeout: float):
+    while job.state in ACTIVE:
+        if time.monotonic() - state.last_beat > timeout:
+            job.error = f"stopped: no sign of the browser for {timeout:g} s"  # set first: pollers see both
+            job.stop()
+            return
+        time.sleep(min(1.0, timeout / 4))

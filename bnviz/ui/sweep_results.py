@@ -8,7 +8,7 @@ import streamlit as st
 from bnviz.plots.sweep import sweep_figure
 from bnviz.sweep_table import SPREADS, results_csv, rows
 from bnviz.ui.live_chart import plotly_chart
-from bnviz.ui.sweep_job import SweepState, is_active
+from bnviz.ui.sweep_job import SweepState, heartbeat, is_active
 from bnviz.ui.sweep_spec import SweepSpec
 
 REFRESH_S = 1.0  # runs take seconds: polling once a second is enough
@@ -25,7 +25,7 @@ def status(job) -> str:
         return f"Running: {done} of {total} runs finished."
     if job.state == "failed":
         return f"The sweep stopped on an error after {done} of {total} runs: {job.error}"
-    return f"{job.state.capitalize()}: {done} of {total} runs."
+    return f"{job.state.capitalize()}: {done} of {total} runs." + (f" ({job.error})" if job.error else "")
 
 
 def draw(state: SweepState, spec: SweepSpec):
@@ -34,6 +34,7 @@ def draw(state: SweepState, spec: SweepSpec):
 
     @st.fragment(run_every=REFRESH_S if active else None)
     def live():
+        heartbeat(state)
         job = state.job
         shown = (state.shown or spec).replace(metric=spec.metric, spread=spec.spread)
         knobs = list(shown.grid)
