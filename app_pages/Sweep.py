@@ -11,6 +11,10 @@ state = sweep_job.sweep_state()
 if not state.initialized:
     state.spec, state.autorun, state.problems = sweep_link.read(st.query_params.to_dict())
     state.initialized = True
+    # app.py read the same URL into the lab, which names the sweep's own parameters as unknown: not here.
+    lab = session.lab_session()
+    ours = {f"unknown parameter {key!r} ignored" for key in sweep_link.URL_FIELDS}
+    lab.problems = [problem for problem in lab.problems if problem not in ours]
     sweep_form.set_widgets(state.spec)
 sweep_form.restore_widgets(state.spec)
 

@@ -135,6 +135,9 @@ def test_a_share_link_round_trips():
     assert again.text_input(key="sweep.x_values").value == "0.01,0.1"
     assert again.selectbox(key="sweep.optimizer").value == "sgd"
     assert dict(again.query_params) == params
+    lab = again.switch_page("app_pages/Lab.py").run()  # the lab read the same link: no warning about it
+    assert_sane(lab)
+    assert not lab.warning, [w.value for w in lab.warning]
 
 
 def test_bad_link_parameters_are_named_and_defaults_used():
