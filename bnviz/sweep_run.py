@@ -59,7 +59,7 @@ class BackgroundSweep:
         self.run_ = SweepRun(sweep, previous=previous, on_result=on_result)  # validates: ConfigError now
         self.limiter, self.make_backend = limiter, make_backend
         self.slots = max(1, min(slots, limiter.slots))
-        self.tickets = [object() for _ in range(self.slots)]
+        self.tickets = [_Ticket(self) for _ in range(self.slots)]
         self.state, self.error, self.backend_name = "queued", "", ""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name="bnviz-sweep", daemon=True)
@@ -106,6 +106,18 @@ class BackgroundSweep:
         finally:
             for ticket in self.tickets:
                 self.limiter.leave(ticket)
+
+
+class _Ticket:
+    """A sweep's place in the limiter; Limiter.stop_all (server shutdown) stops it as it stops a training."""
+
+    def __init__(self, job: BackgroundSweep):
+        self.job = job
+
+    def stop(self, wait: float | None = None):
+        self.job.stop()
+        if wait:
+            self.job.join(wait)
 
 
 _ENTER_LOCK = threading.Lock()
