@@ -1,5 +1,5 @@
 """Sweep share links without Streamlit: every preset round-trips, a malformed grid or seeds list is named
-with what is allowed, and the sweep size cap reads $BNVIZ_MAX_SWEEP_RUNS."""
+with what is allowed, and the sweep size cap is the hosted one ($BNVIZ_MAX_SWEEP)."""
 
 import pytest
 
@@ -38,7 +38,8 @@ def test_seeds_images_and_autorun():
 
 def test_the_cap_and_a_combination_the_base_cannot_train(monkeypatch):
     assert max_sweep_runs() == MAX_SWEEP_RUNS
-    monkeypatch.setenv("BNVIZ_MAX_SWEEP_RUNS", "10")
+    monkeypatch.setenv("BNVIZ_HOSTED", "1")
+    monkeypatch.setenv("BNVIZ_MAX_SWEEP", "10")
     with pytest.raises(ConfigError, match="at most 10 runs per sweep"):
         DEFAULT.configs()
     spec = DEFAULT.replace(base=DEFAULT.base.replace(groups=3), seeds=(0,))  # 3 does not divide 100

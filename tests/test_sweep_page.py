@@ -84,7 +84,8 @@ def test_a_bad_grid_is_named_and_nothing_trains():
 
 
 def test_the_server_caps_a_sweeps_size(monkeypatch):
-    monkeypatch.setenv("BNVIZ_MAX_SWEEP_RUNS", "8")
+    monkeypatch.setenv("BNVIZ_HOSTED", "1")
+    monkeypatch.setenv("BNVIZ_MAX_SWEEP", "8")
     at = open_sweep()
     assert "at most 8 runs per sweep on this server" in at.error[0].value and "40 runs" in at.error[0].value
 

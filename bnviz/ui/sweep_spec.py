@@ -3,21 +3,21 @@ and the server's cap on sweep size; no Streamlit, so the page's logic is tested 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field, replace
 
+from bnviz import hosting
 from bnviz.config import ConfigError, RunConfig
 from bnviz.sweep import Sweep
 
-MAX_SWEEP_RUNS = 64  # runs per sweep on this server: a hosted one sets $BNVIZ_MAX_SWEEP_RUNS lower
+MAX_SWEEP_RUNS = 64  # runs per sweep on a local lab; a hosted server caps it with $BNVIZ_MAX_SWEEP (bnviz.hosting)
 MAX_SEEDS = 10
 MAX_KNOBS = 2  # the chart has two dimensions to give: the x axis and one line per value
 
 
 def max_sweep_runs() -> int:
-    """The cap on one sweep's runs (grid values x seeds): $BNVIZ_MAX_SWEEP_RUNS, else MAX_SWEEP_RUNS."""
-    raw = os.environ.get("BNVIZ_MAX_SWEEP_RUNS")
-    return int(raw) if raw and raw.isdigit() and int(raw) >= 1 else MAX_SWEEP_RUNS
+    """The cap on one sweep's runs (grid values x seeds): the hosted cap ($BNVIZ_MAX_SWEEP), else MAX_SWEEP_RUNS."""
+    caps = hosting.from_env()
+    return caps.max_sweep if caps is not None else MAX_SWEEP_RUNS
 
 
 @dataclass(frozen=True)
