@@ -19,12 +19,14 @@ if state.autorun:
 
 st.title("Compare: paired runs side by side")
 st.caption("Two to four arms train together, in lockstep, from the same seed: the same data order and the same "
-           "initial weights, so what differs is what the arms change. Every view shows every arm at the same step, "
-           "one colour per arm.")
+           "initial weights wherever a layer is the same, so what differs is what the arms change. The base is the "
+           "lab's settings; every view shows every arm at the same step, one colour per arm.")
 for problem in state.problems:
     st.warning(f"Link parameter ignored: {problem}")
 
-compare_arms.editor(state, lab.config)
+with st.expander("Arms: " + " · ".join(state.comparison.labels), expanded=state.run is None,
+                 icon=":material/call_split:"):
+    compare_arms.editor(state, lab.config)
 comparison = state.comparison
 
 

@@ -79,26 +79,30 @@ def overlay_figure(figures: list[go.Figure | None], labels: list[str], title: st
             data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines", "name": name,
                          "line": {"color": REFERENCE_COLOR, "dash": DASHES[style % len(DASHES)], "width": 2},
                          "hoverinfo": "skip", "legendgroup": f"style:{name}"})
-    layout["margin"] = {**layout.get("margin", {}), "t": 150 if len(styles) + len(drawn) > 5 else 115}
+    # The legend (arms, then the styles) goes under the chart: at the top it would wrap into the title.
+    rows = 1 + (len(drawn) + len(styles)) // 4
+    layout["legend"].update(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container")
+    layout["margin"] = {**layout.get("margin", {}), "t": 70, "b": 80 + 28 * rows}
+    layout["height"] = 450 + 28 * rows
     return figure(data, layout)
 
 
 def arm_figure(fig: go.Figure, label: str, i: int) -> go.Figure:
-    """One arm's small multiple: its single-run figure titled with the arm's colour square and label."""
-    fig = go.Figure(fig)
-    fig.layout.title.text = f"{arm_tag(label, i)} · {fig.layout.title.text}"
+    """One arm's small multiple, titled in place "■ BN · block1.norm at step 40": the arm's colour square and
+    label, then the figure's title up to its colon (the legend and the view say the rest)."""
+    fig.layout.title.text = f"{arm_tag(label, i)} · {str(fig.layout.title.text).partition(': ')[0]}"
     return fig
 
 
 def _extent(trace) -> tuple[list[float], list[float]]:
     """Finite x and y extents a trace covers (bars by their edges)."""
     xs, ys = [], []
-    x, y = trace.x, trace.y
+    x, y, width = trace.x, trace.y, getattr(trace, "width", None)
     if x is not None and len(x) and not isinstance(x[0], str):
         x = np.asarray(x, dtype=np.float64)
-        width = getattr(trace, "width", None)
         half = np.asarray(width, dtype=np.float64) / 2 if width is not None else 0.0
-        xs = [np.nanmin(x - half), np.nanmax(x + half)]
+        if np.isfinite(x).any():
+            xs = [np.nanmin(x - half), np.nanmax(x + half)]
     if y is not None and len(y) and not isinstance(y[0], str):
         y = np.asarray(y, dtype=np.float64)
         if np.isfinite(y).any():
@@ -108,28 +112,23 @@ def _extent(trace) -> tuple[list[float], list[float]]:
 
 def share_axes(figures: list[go.Figure]) -> list[go.Figure]:
     """The same x and y ranges (and, for heatmaps, colour range) on every figure, so small multiples compare
-    at a glance; single-axis figures only (histograms, heatmaps)."""
+    at a glance; single-axis figures only (histograms, heatmaps). Changes the figures in place."""
     xs, ys, zmax = [], [], []
     for fig in figures:
         for trace in fig.data:
             x, y = _extent(trace)
-            xs += x
-            ys += y
+            xs, ys = xs + x, ys + y
             if trace.type == "heatmap" and trace.zmax is not None:
                 zmax.append(trace.zmax)
-    out = []
-    for fig in figures:
-        fig = go.Figure(fig)
+    for fig in figures:  # in place: a copy of each figure would cost more than building it
+        heatmap = any(t.type == "heatmap" for t in fig.data)
         if xs and fig.data:
-            fig.update_layout(xaxis_range=[min(xs), max(xs)])
-        if ys and fig.data and not any(t.type == "heatmap" for t in fig.data):
-            fig.update_layout(yaxis_range=[min(0.0, min(ys)), 1.05 * max(ys)])
-        elif ys and fig.data:
-            fig.update_layout(yaxis_range=[min(ys), max(ys)])
-        if zmax:
+            fig.layout.xaxis.range = [min(xs), max(xs)]
+        if ys and fig.data:
+            fig.layout.yaxis.range = [min(ys), max(ys)] if heatmap else [min(0.0, min(ys)), 1.05 * max(ys)]
+        if zmax and heatmap:
             fig.update_traces(zmax=max(zmax), selector={"type": "heatmap"})
-        out.append(fig)
-    return out
+    return figures
 
 
 def _density(record: RunRecord, site: str, kind: str, index: int, channel: int | None, grid_edges: np.ndarray):

@@ -68,9 +68,6 @@ def editor(state: CompareState, lab_config: RunConfig):
         set_widgets(state.comparison)
     base = state.comparison.base
     differs = base != lab_config
-    st.caption("Every arm trains the base (below: the lab's settings when you opened this page) with its own "
-               "overrides, from the same seed: same data order, same initial weights wherever the layer is the "
-               "same.")
     left, right = st.columns(2)
     with left:
         names = list(PRESETS)
