@@ -125,8 +125,7 @@ def draw(state: CompareState, selection: Selection, record: ComparisonRecord | N
         view = BY_NUMBER[number]
         st.subheader(view.label)
         if number in HISTOGRAM_VIEWS:
-            for site in sites:
-                _small_multiples(state, view, site, labels, record, selection)
+            _small_multiples(state, view, sites, labels, record, selection)
         elif view.per_site:
             for chart in view.charts:
                 for row in range(0, len(sites), 2):
@@ -172,27 +171,28 @@ def _overlay(state, chart: Chart, site: str | None, labels, record, selection: S
     plotly_chart(figure, key="cmp.chart." + ".".join(place))
 
 
-def _small_multiples(state, view: View, site: str, labels, record, selection: Selection):
-    """A row per arm (pre and post), shared axes per column; in difference mode view 1 draws arm - arm A."""
+def _small_multiples(state, view: View, sites: list[str], labels, record, selection: Selection):
+    """A row per arm on shared axes: view 1 a column per site (pre and post in each chart), view 3 a block per
+    site with pre and post side by side. In difference mode view 1 draws each arm minus arm A instead."""
     chart = view.charts[0]
-    kinds = KINDS if chart.per_kind else (None,)
     difference = state.hist == "difference" and view.number == 1
-    for i, label in enumerate(labels):
-        if difference and i == 0:
-            continue
-        columns = st.columns(len(kinds))
-        for col, kind in zip(columns, kinds):
-            place = [p for p in (chart.slug, site, kind, f"arm{i}") if p is not None]
-            with col:
-                if record is None:
-                    figure = chart.placeholder(f"{label} · {' '.join(p for p in (site, kind) if p)}")
-                elif difference:
-                    figure = _cached(state, ("diff", site, i, selection.step), lambda: _difference(
-                        record, i, site, labels, selection))
-                else:
-                    figure = _cached(state, ("multiples", site, kind, selection.step), lambda: _shared(
-                        chart, record, site, kind, labels, selection))[i]
-                plotly_chart(figure, key="cmp.chart." + ".".join(place + (["diff"] if difference else [])))
+    blocks = [[(site, kind) for kind in KINDS] for site in sites] if chart.per_kind else [[(s, None) for s in sites]]
+    for block in blocks:
+        for i, label in enumerate(labels):
+            if difference and i == 0:
+                continue
+            for col, (site, kind) in zip(st.columns(len(block)), block):
+                place = [p for p in (chart.slug, site, kind, f"arm{i}") if p is not None]
+                with col:
+                    if record is None:
+                        figure = chart.placeholder(f"{label} · {' '.join(p for p in (site, kind) if p)}")
+                    elif difference:
+                        figure = _cached(state, ("diff", site, i, selection.step), lambda: _difference(
+                            record, i, site, labels, selection))
+                    else:
+                        figure = _cached(state, ("multiples", site, kind, selection.step), lambda: _shared(
+                            chart, record, site, kind, labels, selection))[i]
+                    plotly_chart(figure, key="cmp.chart." + ".".join(place + (["diff"] if difference else [])))
 
 
 def _shared(chart: Chart, record, site: str, kind: str | None, labels, selection: Selection) -> list:

@@ -62,8 +62,7 @@ def open_compare(browser, server, params: dict, viewport: dict, armed: bool):
 
 # Scroll Streamlit's scrolling section to `top` px; true once its end is on screen.
 SCROLL_TO = """(top) => {
-  const el = [...document.querySelectorAll('section, div')].filter(e => e.scrollHeight > e.clientHeight + 10 &&
-    ['auto', 'scroll'].includes(getComputedStyle(e).overflowY)).sort((a, b) => b.scrollHeight - a.scrollHeight)[0];
+  const el = document.querySelector('[data-testid="stMain"]');
   if (!el) return true;
   el.scrollTop = top;
   return el.scrollTop + el.clientHeight >= el.scrollHeight - 2;
