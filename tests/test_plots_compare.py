@@ -110,7 +110,7 @@ def test_difference_of_an_arm_with_itself_is_zero_and_of_two_shapes_is_closed_fo
         np.testing.assert_allclose(y[x < 3.9], -1 / 8, atol=1e-9)
         np.testing.assert_allclose(y[x > 4.1], 1 / 8, atol=1e-9)
         assert abs(np.sum(y) * (x[1] - x[0])) < 1e-9  # both densities integrate to 1
-    assert "B − A" in fig.layout.title.text and "step 30" in fig.layout.title.text
+    assert "B − A · block1.norm" in fig.layout.title.text and "step 30" in fig.layout.xaxis.title.text
 
 
 def test_difference_without_snapshots_is_an_explained_empty_chart():

@@ -147,7 +147,8 @@ def histogram_difference_figure(base: RunRecord, other: RunRecord, site: str, la
     """Density of `other` minus density of `base` (arm A) at one site, pre and post, on one common value grid:
     above zero the arm has more mass there than arm A. Each histogram is re-binned onto the grid spanning
     both (plots.rebin_histograms), so the two subtract cell by cell."""
-    title = f"{site}: {labels[1]} − {labels[0]}"
+    # Short enough for a third of the page: the step goes under the value axis.
+    title = f"<span style='color:{color}'>■</span> {labels[1]} − {labels[0]} · {site}"
     if not (len(base.snapshots) and len(other.snapshots)):
         return empty_figure(title, NO_SNAPSHOTS_HINT, VALUE_TITLE, "density difference")
     data, steps = [], set()
@@ -172,8 +173,8 @@ def histogram_difference_figure(base: RunRecord, other: RunRecord, site: str, la
                      "fill": "tozeroy", "fillcolor": rgba(color, 0.12 if k else 0.25),
                      "hovertemplate": f"{kind}<br>value %{{x:.3g}}<br>difference %{{y:+.3g}}<extra></extra>"})
     at = ", ".join(f"step {a}" if a == b else f"steps {a} / {b}" for a, b in sorted(steps))
-    layout = base_layout(f"{title} at {at}" if at else title, uirevision=f"diff:{site}:{channel}",
-                         hovermode="closest", xaxis={"title": {"text": VALUE_TITLE}},
+    layout = base_layout(title, uirevision=f"diff:{site}:{channel}", hovermode="closest",
+                         xaxis={"title": {"text": f"{VALUE_TITLE} ({at})" if at else VALUE_TITLE}},
                          yaxis={"title": {"text": f"Δ {DENSITY_TITLE}"}, "zeroline": True,
                                 "zerolinecolor": REFERENCE_COLOR})
     return figure(data, layout)

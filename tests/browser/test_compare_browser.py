@@ -138,6 +138,16 @@ def test_a_three_arm_link_trains_live_and_train_times_all_arms(browser, server, 
         "autorun_refresh_gaps_s": [round((b - a) / 1000, 2) for a, b in zip(autorun_changes, autorun_changes[1:])],
         "steps_seen_per_arm": clicked["steps"],
         "layout_problems_1400x900": problems}, indent=2))
+
+    # Difference mode: each arm's histograms minus arm A's, at the same step.
+    page.get_by_role("radio", name="minus arm A").check(force=True)
+    wait_for(lambda: page.locator(".gtitle").filter(has_text="none − BN").count() > 0, HANG_S,
+             "the difference histograms")
+    page.wait_for_timeout(1000)
+    page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="none − BN")).first \
+        .scroll_into_view_if_needed()
+    page.screenshot(path=shots / "compare-difference-1400x900.png")
+    assert not [c for c in collisions(page) if "−" in c["chart"]]
     context.close()
 
     phone, page = open_compare(browser, server, params, {"width": 390, "height": 844}, armed=True)
