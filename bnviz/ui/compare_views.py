@@ -42,7 +42,7 @@ def pickers(state: CompareState, comparison: Comparison) -> Selection:
                               help="View 1: each arm's pre and post histograms on shared axes, or each arm's "
                                    "density minus arm A's at the same step.")
     step = _scrubber(right, comparison, state.selection.step)
-    state.selection = Selection(tuple(sorted(views)), site, step, None)
+    state.selection = Selection(tuple(sorted(views)), site, step, state.selection.channel)  # channel: from the link
     return state.selection
 
 
