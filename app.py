@@ -12,6 +12,7 @@ LAB = st.Page("app_pages/Lab.py", title="Lab: live training", icon=":material/in
 PAGES = [
     LAB,
     st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
+    st.Page("app_pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
     st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
     st.Page("app_pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:"),
 ]

@@ -1,0 +1,150 @@
+"""The Compare page's state in this browser session: its comparison, training run, view choice and link."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field, replace
+from urllib.parse import urlencode
+
+import streamlit as st
+
+from bnviz.compare import DEFAULT_PRESET, PRESETS, Comparison
+from bnviz.comparison_record import ComparisonRecord
+from bnviz.compare_summary import comparison_table
+from bnviz.config import ConfigError, Field, RunConfig, parse_lenient
+from bnviz.live import ACTIVE, Limiter, LiveRun
+from bnviz.ui.share import AUTORUN, FIELD_OF, Selection, url_fields
+
+STATE_KEY = "bnviz.compare"
+DEFAULT_VIEWS = (5, 1, 4)  # loss and accuracy first: the verdict; then what BN does and why it helps
+HIST = "hist"  # URL parameter: histograms as small multiples per arm, or each arm minus arm A
+HIST_MODES = ("arms", "difference")
+VIEW_KEYS = (*FIELD_OF, AUTORUN, HIST)
+
+
+@dataclass
+class CompareState:
+    """One session's comparison: what is compared, its run (a LiveRun of the Comparison) and what is shown."""
+
+    comparison: Comparison | None = None
+    selection: Selection = field(default_factory=lambda: Selection(views=DEFAULT_VIEWS))
+    hist: str = "arms"
+    run: LiveRun | None = None
+    problems: list[str] = field(default_factory=list)  # link parameters ignored, shown as warnings
+    errors: list[str] = field(default_factory=list)  # the last arms edit that could not be applied
+    autorun: bool = False
+    cache: dict = field(default_factory=dict)  # the record the charts show and their figures
+
+    def train(self, limiter: Limiter) -> LiveRun:
+        """Resume the paused run of this comparison, or start a new one in one limiter slot."""
+        if self.run is not None and self.run.cfg == self.comparison and self.run.state == "paused":
+            self.run.start()
+            return self.run
+        self.reset()
+        self.run = LiveRun(self.comparison, limiter)
+        self.run.start()
+        return self.run
+
+    def reset(self):
+        if self.run is not None:
+            self.run.stop(wait=2.0)
+        self.run, self.cache = None, {}
+
+    @property
+    def training(self) -> bool:
+        return self.run is not None and self.run.state in ACTIVE
+
+
+def compare_state(base: RunConfig) -> tuple[CompareState, bool]:
+    """This session's CompareState and whether it was just made (from the URL, or from `base`, the lab's config)."""
+    state = st.session_state.get(STATE_KEY)
+    if state is not None:
+        return state, False
+    state = CompareState()
+    params = st.query_params.to_dict()
+    arm_keys = [k for k in params if k.startswith("arm")]
+    if arm_keys:  # a comparison link: its base and arms
+        comparison, problems = Comparison.from_params_lenient({k: v for k, v in params.items() if k not in VIEW_KEYS})
+    else:  # opened from the menu: the lab's current settings, BN vs none
+        comparison, problems = default_comparison(base), []
+    state.comparison, state.problems = comparison, problems
+    state.selection, state.hist, state.autorun, view_problems = read_view(params, comparison.base.model)
+    state.problems += view_problems
+    st.session_state[STATE_KEY] = state
+    return state, True
+
+
+def default_comparison(base: RunConfig) -> Comparison:
+    """The default preset on `base`; on the default config where `base` cannot take it (ArmError)."""
+    try:
+        return PRESETS[DEFAULT_PRESET].comparison(base)
+    except ConfigError:
+        return PRESETS[DEFAULT_PRESET].comparison(RunConfig())
+
+
+def view_fields(model: str) -> dict[str, Field]:
+    return url_fields(model) | {HIST: Field(str, "histograms: a row per arm, or each arm minus arm A", HIST_MODES)}
+
+
+def read_view(params: dict[str, str], model: str) -> tuple[Selection, str, bool, list[str]]:
+    """(selection, hist mode, autorun, problems) from the link; a bad value is named and its default used."""
+    default = Selection(views=DEFAULT_VIEWS)
+    defaults = {key: getattr(default, name) for key, name in FIELD_OF.items()} | {AUTORUN: False, HIST: "arms"}
+    values, problems = parse_lenient(view_fields(model), {k: v for k, v in params.items() if k in VIEW_KEYS},
+                                     defaults)
+    autorun, hist = values.pop(AUTORUN, False), values.pop(HIST, "arms")
+    return replace(default, **{FIELD_OF[key]: value for key, value in values.items()}), hist, autorun, problems
+
+
+def params_of(state: CompareState) -> dict[str, str]:
+    """The whole comparison (base, arms) and what the page shows: the page's share link."""
+    specs = view_fields(state.comparison.base.model)
+    return {**state.comparison.to_params(), **state.selection.to_params(), HIST: specs[HIST].format(state.hist)}
+
+
+def write_url(state: CompareState):
+    wanted = params_of(state)
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def link(state: CompareState, autorun: bool = False) -> str:
+    base = (st.context.url or "http://localhost:8501/Compare").split("?")[0]
+    return f"{base}?{urlencode(params_of(state) | ({AUTORUN: '1'} if autorun else {}))}"
+
+
+def copy_link_control(state: CompareState):
+    with st.popover("Copy link", icon=":material/link:"):
+        st.caption("Opens this comparison (base, arms, views), ready to train:")
+        st.code(link(state), language=None, wrap_lines=True)
+        st.caption("Starts training as soon as it opens (autorun=1):")
+        st.code(link(state, autorun=True), language=None, wrap_lines=True)
+
+
+def comparison_npz(record: ComparisonRecord) -> bytes:
+    """The comparison file exactly as ComparisonRecord.save writes it (`python -m bnviz inspect` reads it)."""
+    buffer = io.BytesIO()
+    record.save(buffer)
+    return buffer.getvalue()
+
+
+def comparison_csv(record: ComparisonRecord) -> str:
+    """compare_summary.comparison_table as CSV: every arm's per-step metrics, the `arm` column first."""
+    header, rows = comparison_table(record)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([v if isinstance(v, str) else f"{v:.6g}" for v in row] for row in rows)
+    return out.getvalue()
+
+
+def downloads(record: ComparisonRecord, name: str = "bnviz-comparison"):
+    left, right = st.columns(2)
+    left.download_button("Comparison record (.npz)", lambda: comparison_npz(record), file_name=f"{name}.npz",
+                         mime="application/octet-stream", icon=":material/download:", on_click="ignore",
+                         key="cmp.download.npz", help="Every arm's record in one file; `python -m bnviz inspect` "
+                                                      "reads it.")
+    right.download_button("Metrics (.csv)", lambda: comparison_csv(record), file_name=f"{name}-metrics.csv",
+                          mime="text/csv", icon=":material/table:", on_click="ignore", key="cmp.download.csv",
+                          help="Loss, accuracy, ms/step and gradient norms per step, one row per arm and step.")
