@@ -6,15 +6,15 @@ import streamlit as st
 from bnviz.ui import session
 
 # A new page is one more entry. A page's address is its file name, so the files keep the addresses shared
-# links already use (/, /Microscope, /Theory). The folder is not named pages/: Streamlit (and AppTest) would
-# run the files there as pages of their own, without this script.
+# links already use (/, /Microscope, /Theory). The folder is not named pages/: Streamlit 1.67 would run the
+# files there as pages of their own, without this script, at a server process's first request.
 LAB = st.Page("app_pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
 PAGES = [
     LAB,
-    st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
     st.Page("app_pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
-    st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
     st.Page("app_pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:"),
+    st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
+    st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
 ]
 
 st.set_page_config(layout="wide")  # each tab is titled by its st.Page title
