@@ -1,4 +1,5 @@
-"""read_npz: the one guarded reader of a bnviz .npz file, refusing junk, pickles and zip bombs cheaply.
+"""read_npz: the one guarded reader of a bnviz .npz file, refusing junk, pickles and zip bombs cheaply;
+read_meta: the JSON object every kind of record file (run, comparison, sweep) carries as `meta`.
 
 A .npz is a zip archive of .npy members. Nothing here trusts a size it is told: the zip directory's sizes and
 each .npy header's shape are checked against the limits before any data is read, and each member is then
@@ -9,6 +10,7 @@ checks each member's CRC-32 when its stream ends, so a bit flip anywhere is refu
 from __future__ import annotations
 
 import io
+import json
 import math
 import zipfile
 from pathlib import Path
@@ -112,3 +114,19 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, origin: str, m
         if stream.read(1):  # more data than the header declares: refused, not read
             raise RecordError(f"{where}: holds more data than its header's shape {shape} of {dtype}")
     return array
+
+
+def read_meta(arrays: dict[str, np.ndarray], origin: str = "record") -> dict:
+    """The JSON object in a record file's `meta` entry (every kind of record file has one)."""
+    if "meta" not in arrays:
+        raise RecordError(f"{origin}: no 'meta' entry; not a bnviz record")
+    if arrays["meta"].shape != () or arrays["meta"].dtype.kind != "U":
+        raise RecordError(f"{origin}: 'meta' is not a JSON text (a 0-d unicode array), it is "
+                          f"{arrays['meta'].dtype} {arrays['meta'].shape}")
+    try:
+        meta = json.loads(str(arrays["meta"]))
+    except json.JSONDecodeError as err:
+        raise RecordError(f"{origin}: unreadable meta: {err}") from None
+    if not isinstance(meta, dict):
+        raise RecordError(f"{origin}: meta is not a JSON object")
+    return meta

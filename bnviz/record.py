@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
-from bnviz.npz import RecordError, read_npz  # noqa: F401  re-exported: the one reader of record files
+from bnviz.npz import RecordError, read_meta, read_npz  # noqa: F401  re-exported: the one reader of record files
 
 SCHEMA = 1
 PERCENTILES = (1, 7, 15, 16, 31, 50, 69, 84, 85, 93, 99)  # TensorBoard's bands and the BN paper's 15/50/85
@@ -270,22 +270,6 @@ def check_values(where: str, kind: str, column: np.ndarray):
         raise RecordError(f"{where}: steps not strictly increasing")
     if kind == "range" and column.size and (column[:, 0] > column[:, 1]).any():
         raise RecordError(f"{where}: a histogram range with lo > hi")
-
-
-def read_meta(arrays: dict[str, np.ndarray], origin: str = "record") -> dict:
-    """The JSON object in a record file's `meta` entry (every kind of record file has one)."""
-    if "meta" not in arrays:
-        raise RecordError(f"{origin}: no 'meta' entry; not a bnviz record")
-    if arrays["meta"].shape != () or arrays["meta"].dtype.kind != "U":
-        raise RecordError(f"{origin}: 'meta' is not a JSON text (a 0-d unicode array), it is "
-                          f"{arrays['meta'].dtype} {arrays['meta'].shape}")
-    try:
-        meta = json.loads(str(arrays["meta"]))
-    except json.JSONDecodeError as err:
-        raise RecordError(f"{origin}: unreadable meta: {err}") from None
-    if not isinstance(meta, dict):
-        raise RecordError(f"{origin}: meta is not a JSON object")
-    return meta
 
 
 def _layout(meta: dict) -> tuple[dict[str, int], list[str], list[str], int]:
