@@ -24,8 +24,8 @@ session.heartbeat(lab)
 st.html(LIVE_CSS)
 st.title("BatchNorm lab")
 st.caption("Train a small CNN on real MNIST digits and watch each norm layer live: what goes in (pre), "
-           "what comes out (post), the gradients, and the cost. Set the knobs in the sidebar (on a phone, open "
-           "it with the arrow at the top left), then press Train.")
+           "what comes out (post), the gradients, and the cost. Set the knobs in the sidebar (on a phone, "
+           "open it with » at the top left), then press Train.")
 if (lesson := sidebar.lesson(lab.config)) is not None:
     st.info(lesson, icon="🔎")
 session.link_problems(lab)

@@ -48,9 +48,9 @@ def as_paused(record: RunRecord) -> RunRecord:
     return copy
 
 
-def downloads(record: RunRecord, paused: bool = False):
-    """Two download buttons named after the run; the files are built only when clicked."""
-    name = file_stem(record)
+def downloads(record: RunRecord, name: str | None = None, paused: bool = False):
+    """Two download buttons named after the run (or `name`); the files are built only when clicked."""
+    name = name or file_stem(record)
     left, right = st.columns(2)
     left.download_button("Run record (.npz)", lambda: record_npz(as_paused(record) if paused else record), file_name=f"{name}.npz",
                          mime="application/octet-stream", icon=":material/download:", on_click="ignore",
