@@ -230,5 +230,5 @@ def test_sample_digits_show_the_models_guesses_for_real_test_images():
     for text, guess, label in zip(texts, guesses, trainer.y_test[:8].numpy()):
         assert text.startswith(f"<b>{guess}</b>") and f"({label})" in text
     right = int((guesses == trainer.y_test[:8].numpy()).sum())
-    assert f"step 30: {right} of 8 guessed right" in figure["layout"]["title"]["text"]
+    assert f"step 30: {right}/8 right" in figure["layout"]["title"]["text"]
     assert_sane(at)

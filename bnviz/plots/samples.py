@@ -32,7 +32,7 @@ def samples_figure(samples) -> go.Figure:
                             "yanchor": "bottom", "showarrow": False, "font": {"color": RIGHT_COLOR if right else
                                                                              WRONG_COLOR, "size": 13}})
     right = int((samples.predictions == samples.labels).sum())
-    title = f"{TITLE} at step {samples.step}: {right} of {n} guessed right"
+    title = f"{TITLE}, step {samples.step}: {right}/{n} right"
     layout.update(base_layout(title, uirevision="samples", height=230, annotations=annotations,
                               margin={"l": 10, "r": 10, "t": 60, "b": 10}))
     return figure(data, layout)
