@@ -27,7 +27,7 @@ st.caption("Train a small CNN on real MNIST digits and watch each norm layer liv
            "what comes out (post), the gradients, and the cost. Set the knobs in the sidebar (on a phone, "
            "open it with » at the top left), then press Train.")
 if (lesson := sidebar.lesson(lab.config)) is not None:
-    st.info(lesson, icon="🔎")
+    st.info(lesson, icon=":material/search:")  # the bundled icon font: no emoji font needed
 session.link_problems(lab)
 if cfg_error:
     st.error(f"These settings cannot train: {cfg_error}")
