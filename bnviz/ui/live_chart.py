@@ -73,7 +73,8 @@ export default function ({data, parentElement}) {
     // A view toggled off detaches its plots, and a hidden one has no layout box: Plotly refuses to resize
     // either ("Resize must be passed a displayed plot div element"), so only a shown plot is resized.
     plot.bnvizResize = new ResizeObserver(() => {
-      if (plot._fullLayout && plot.isConnected && plot.offsetParent !== null) {
+      // getClientRects, not offsetParent: a plot in full screen has no offsetParent, and must resize.
+      if (plot._fullLayout && plot.isConnected && plot.getClientRects().length > 0) {
         window.Plotly.Plots.resize(plot).catch(() => {});  // detached between the check and the resize
       }
     });
