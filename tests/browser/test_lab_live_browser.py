@@ -56,7 +56,7 @@ def test_a_reload_during_training_finds_the_run_and_nothing_leaves_loopback(serv
     page = new_page(f"{server}/?{LONG}")
     seen = watch(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    wait_for(lambda: (histogram_step(page) or 0) >= 20, 40, "the histograms past step 20")
+    wait_for(lambda: (histogram_step(page) or 0) >= 20, 90, "the histograms past step 20")
     token = re.search(r"[?&]run=([\w-]+)", page.evaluate("location.href")).group(1)
     before = histogram_step(page)
     page.reload()
@@ -76,7 +76,7 @@ def test_toggling_views_while_training_logs_no_console_error(server, new_page, s
     page = new_page(f"{server}/?{LONG}&view=1,2,3,4,5,6,7")
     seen = watch(page)
     page.get_by_role("button", name="Train", exact=True).click()
-    wait_for(lambda: (histogram_step(page) or 0) >= 10, 40, "the histograms past step 10")
+    wait_for(lambda: (histogram_step(page) or 0) >= 10, 90, "the histograms past step 10")  # 7 views, busy CI
     for label in ("2. Distribution over time", "6. Running vs batch statistics", "3. Histograms over steps"):
         pill = page.get_by_role("button", name=label, exact=True)
         pill.click()  # off
@@ -98,7 +98,9 @@ def test_toggling_views_while_training_logs_no_console_error(server, new_page, s
     page.set_viewport_size({"width": 390, "height": 844})
     time.sleep(1.5)
     shot(page, shots, "12u-phone-training.png")
-    page.get_by_role("button", name="Pause", exact=True).click()
+    pause = page.get_by_role("button", name="Pause", exact=True)
+    if pause.is_enabled():  # a very busy machine may have ended the run (heartbeat) by now
+        pause.click()
     wait_for(lambda: page.get_by_text("Test accuracy").count() > 0, 10, "the test accuracy metric")
     page.get_by_role("button", name="Reset", exact=True).click()
     assert not seen["errors"], seen["errors"]
