@@ -1,6 +1,8 @@
 """bnviz: the entry script. It opens every page the same way (page config, this session, the URL, the
 navigation, the lab's training badge) and then runs the page asked for."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from bnviz.ui import session
@@ -17,7 +19,11 @@ PAGES = [
     st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
 ]
 
-st.set_page_config(layout="wide")  # each tab is titled by its st.Page title
+# The tab's icon is a file shipped here: a ":material/...:" page icon makes the browser fetch its SVG from
+# a font host (Streamlit's frontend builds that favicon URL), which fails offline. The nav's material icons
+# are drawn with the font Streamlit bundles, so they need no network.
+ICON = Path(__file__).resolve().parent / "bnviz" / "assets" / "icon.png"
+st.set_page_config(layout="wide", page_icon=str(ICON))  # each tab is titled by its st.Page title
 lab = session.lab_session()
 page = st.navigation(PAGES)
 session.open_lab(lab, autorun_allowed=page is LAB)  # a link opened on another page never starts training

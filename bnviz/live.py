@@ -105,6 +105,10 @@ class LiveRun:
         """The browser is still there (called by every UI refresh)."""
         self._last_beat = time.monotonic()
 
+    def silent_s(self) -> float:
+        """Seconds since the last heartbeat."""
+        return time.monotonic() - self._last_beat
+
     @property
     def alive(self) -> bool:
         return bool(self._thread and self._thread.is_alive())

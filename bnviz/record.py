@@ -31,7 +31,7 @@ from bnviz.npz import RecordError, read_meta, read_npz  # noqa: F401  re-exporte
 SCHEMA = 1
 PERCENTILES = (1, 7, 15, 16, 31, 50, 69, 84, 85, 93, 99)  # TensorBoard's bands and the BN paper's 15/50/85
 KINDS = ("pre", "post")
-STATUSES = ("running", "finished", "stopped", "diverged", "failed")
+STATUSES = ("running", "finished", "stopped", "diverged", "failed", "paused")
 MAX_SNAPSHOTS = 400  # past this, every other snapshot is dropped and the cadence doubles
 TABLES = ("steps", "snapshots", "evals")
 STACK_EVERY = 256  # rows kept as separate arrays before a column is stacked

@@ -101,7 +101,7 @@ def test_lab_opens_ready_to_train_and_never_blank():
     assert lab(at).config == RunConfig()
     # Views 1 (a chart per norm site) and 4 by default, drawn empty with a hint where the real ones go.
     assert chart_titles(at) == ["block1.norm: Pre vs post histograms", "block2.norm: Pre vs post histograms",
-                                "Gradient norm per layer", "Update:data ratio per layer"]
+                                "Gradient norm per layer", "Update:data ratio per layer", "Test digits"]
     assert all(placeholders(at))
     keys = chart_keys(at)
     assert not at.button(key="run.train").disabled and at.button(key="run.pause").disabled
@@ -146,7 +146,7 @@ def test_url_sets_every_widget_and_the_view():
     assert at.checkbox(key="cfg.cumulative").value and at.number_input(key="cfg.lr").value == 3e-4
     assert at.button_group(key="view.views").value == [2, 5]
     assert at.selectbox(key="view.site").value == "block2.norm" and at.selectbox(key="view.channel").value == 3
-    assert len(chart_titles(at)) == 2  # views 2 and 5, one site
+    assert len(chart_titles(at)) == 2 + 1  # views 2 and 5, one site; the sample digits
 
 
 def test_bad_url_parameters_warn_by_name_and_use_the_defaults():
@@ -170,7 +170,7 @@ def test_train_draws_every_view_from_the_run():
     titles = chart_titles(at)
     assert not any(placeholders(at))
     assert any("block1.norm at step" in t for t in titles) and "Gradient norm per layer" in titles
-    assert len(titles) == 3 + 3 + 6 + 2 + 1 + 3 + 1  # the mlp has 3 norm sites
+    assert len(titles) == 3 + 3 + 6 + 2 + 1 + 3 + 1 + 1  # the mlp has 3 norm sites; + the sample digits
     record = lab(at).run.latest_record()
     assert record.config == lab(at).config and record.status == "finished" and len(record.steps) == 30
     assert "step 30 / 30" in at.get("progress")[0].proto.text
@@ -234,7 +234,7 @@ def test_autorun_starts_training_and_presets_set_a_whole_config():
     at.button(key="preset.2").click().run()  # "No normalization"
     assert lab(at).config == RunConfig(norm="none", placement="none")
     at.button(key="preset.3").click().run()  # "Tiny batch (2)"
-    assert lab(at).config == RunConfig(batch_size=2, eval_every=250)
+    assert lab(at).config == RunConfig(batch_size=2, steps=1500, eval_every=75)
     assert_sane(at)
 
 

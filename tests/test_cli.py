@@ -5,6 +5,7 @@ import dataclasses
 import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -187,9 +188,28 @@ def test_diverged_run_is_saved_and_reported(tmp_path):
     assert not np.isfinite(record.steps["loss"][-1]) and np.isfinite(record.steps["loss"][:-1]).all()
     assert record.status_step == record.steps["step"][-1]
     assert out.startswith(f"diverged at step {record.status_step} ")
+    # One step number: the summary line and inspect name no other step (no "10/60" beside "step 9").
+    numbers = {int(n) for n in re.findall(r"\bsteps? (?:0-)?(\d+)", out)}
+    assert numbers == {record.status_step} and f"steps 0-{record.status_step} of 60" in out
+    code, human, _ = run_cli("inspect", path)
+    assert f"diverged at step {record.status_step}" in human and f"steps 0-{record.status_step} of 60" in human
+    assert f"{len(record.steps)}/60" not in human
     code, out, _ = run_cli("inspect", path, "--json")
     summary = strict_loads(out)
     assert code == 0 and summary["train_loss"][-1] is None and summary["status_step"] == record.status_step
+
+
+def test_a_record_downloaded_while_paused_says_paused(tmp_path):
+    from bnviz.trainer import Trainer
+    from bnviz.ui.export import as_paused, record_npz
+    record = Trainer(RunConfig(model="mlp", batch_size=8, steps=50, record_every=5)).step(10)
+    assert record.status == "running"
+    path = tmp_path / "paused.npz"
+    path.write_bytes(record_npz(as_paused(record)))
+    assert record.status == "running"  # the run's own record: it may resume
+    code, human, _ = run_cli("inspect", path)
+    assert code == 0 and "schema 1, paused" in human and "running" not in human.split("\n")[0]
+    assert RunRecord.load(path).status == "paused"
 
 
 # --- inspect ----------------------------------------------------------------------------------

@@ -76,5 +76,5 @@ def test_the_lab_falls_back_to_st_plotly_chart_when_plotly_js_cannot_be_served(m
     assert not at.exception
     titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     assert titles == ["block1.norm: Pre vs post histograms", "block2.norm: Pre vs post histograms",
-                      "Gradient norm per layer", "Update:data ratio per layer"]
+                      "Gradient norm per layer", "Update:data ratio per layer", "Test digits"]
     assert not at.get("bidi_component")

@@ -22,7 +22,7 @@ def test_each_bad_view_parameter_is_named_with_its_range_and_the_default_used():
     assert f"view numbers {min(VIEW_NUMBERS)}..{max(VIEW_NUMBERS)}" in text and "using the default 1,4" in text
     assert "one of all, block1.norm, block2.norm" in text
     assert "step=-1" in text and "or latest" in text
-    assert "channel=32" in text and "[0, 31] or all" in text
+    assert "channel=32" in text and "channels 0..31" in text and "using the default all" in text
     assert "autorun='maybe'" in text and "true or false" in text
     assert len(problems) == 5
 

@@ -78,7 +78,8 @@ def describe(summary: dict, origin: str) -> str:
     status += f" ({summary['message']})" if summary.get("message") else ""
     ms = summary["ms_per_step"]
     lines = [f"{origin}: bnviz record, schema {summary['schema']}, {status}",
-             f"steps {summary['steps']}/{summary['config']['steps']}, "
+             (f"steps 0-{summary['status_step']} of {summary['config']['steps']}, " if summary["status"] == "diverged"
+              else f"steps {summary['steps']}/{summary['config']['steps']}, ") +
              f"final train loss {num(summary['final_train_loss']) if summary['train_loss'] else 'n/a'}, "
              f"test accuracy {num(summary['final_test_accuracy'], '{:.2%}') if summary['test_accuracy'] else 'n/a'} "
              f"({len(summary['test_accuracy'])} evaluation(s)), "

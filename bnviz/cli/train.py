@@ -99,7 +99,11 @@ def summary_line(record: RunRecord, wall_s: float, out: Path) -> str:
     # The raw last loss, so a diverged run shows nan/inf rather than n/a.
     loss = float(record.steps["loss"][-1]) if len(record.steps) else None
     acc, ms = final_test_accuracy(record), median_ms_per_step(record)
-    parts = [f"{len(record.steps)}/{record.config.steps} steps",
+    # A diverged run names one step, the one whose loss was not finite (the record's last row), as the
+    # lab's progress line, its banner and `inspect` do; not a count that reads as another step.
+    done = (f"steps 0-{record.status_step} of {record.config.steps}" if record.status == "diverged"
+            else f"{len(record.steps)}/{record.config.steps} steps")
+    parts = [done,
              f"final train loss {loss:.4g}" if loss is not None else "final train loss n/a",
              f"test accuracy {acc:.2%}" if acc is not None else "test accuracy n/a (not evaluated yet)",
              f"{ms:.1f} ms/step (median)" if ms is not None else "ms/step n/a",

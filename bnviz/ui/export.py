@@ -35,10 +35,24 @@ def metrics_csv(record: RunRecord) -> str:
     return "\n".join(lines) + "\n"
 
 
-def downloads(record: RunRecord, name: str = "bnviz-run"):
-    """Two download buttons; the files are built only when clicked."""
+def file_stem(record: RunRecord, kind: str = "bnviz") -> str:
+    """A download's name that says what it holds: bnviz-seed_cnn-batch-after-bs32-step420."""
+    cfg = record.config
+    return f"{kind}-{cfg.model}-{cfg.norm}-{cfg.placement}-bs{cfg.batch_size}-step{len(record.steps)}"
+
+
+def as_paused(record: RunRecord) -> RunRecord:
+    """A copy of a paused run's record that says so (its own record still says running: it may resume)."""
+    copy = record.frozen()
+    copy.end("paused")
+    return copy
+
+
+def downloads(record: RunRecord, name: str | None = None, paused: bool = False):
+    """Two download buttons named after the run (or `name`); the files are built only when clicked."""
+    name = name or file_stem(record)
     left, right = st.columns(2)
-    left.download_button("Run record (.npz)", lambda: record_npz(record), file_name=f"{name}.npz",
+    left.download_button("Run record (.npz)", lambda: record_npz(as_paused(record) if paused else record), file_name=f"{name}.npz",
                          mime="application/octet-stream", icon=":material/download:", on_click="ignore",
                          key="download.npz", help="Every number of the run; `python -m bnviz inspect` reads it.")
     right.download_button("Metrics (.csv)", lambda: metrics_csv(record), file_name=f"{name}-metrics.csv",

@@ -70,7 +70,14 @@ export default function ({data, parentElement}) {
     plot = document.createElement("div");
     plot.className = "bnviz-chart";
     parentElement.appendChild(plot);
-    plot.bnvizResize = new ResizeObserver(() => plot._fullLayout && window.Plotly.Plots.resize(plot));
+    // A view toggled off detaches its plots, and a hidden one has no layout box: Plotly refuses to resize
+    // either ("Resize must be passed a displayed plot div element"), so only a shown plot is resized.
+    plot.bnvizResize = new ResizeObserver(() => {
+      // getClientRects, not offsetParent: a plot in full screen has no offsetParent, and must resize.
+      if (plot._fullLayout && plot.isConnected && plot.getClientRects().length > 0) {
+        window.Plotly.Plots.resize(plot).catch(() => {});  // detached between the check and the resize
+      }
+    });
     plot.bnvizResize.observe(plot);
   }
   plot.style.height = `${data.height}px`;
@@ -89,19 +96,31 @@ CSS = ".bnviz-chart:fullscreen { height: 100vh !important; background: white; }"
 _component = st.components.v2.component("bnviz_live_chart", js=JS, css=CSS, isolate_styles=False)
 
 
-def plotly_chart(figure: go.Figure, key: str):
+class Prepared:
+    """A figure and its JSON, serialized once (to_json is a large part of a refresh) and sent as is."""
+
+    def __init__(self, figure: go.Figure):
+        self.figure, self.json = figure, figure.to_json()
+
+
+def prepared(figure: go.Figure) -> Prepared:
+    return Prepared(figure)
+
+
+def plotly_chart(figure: go.Figure | Prepared, key: str):
     """Draw `figure` under `key`; the next call with the same key updates the same chart in place.
 
     Where plotly.js cannot be served (no static file serving: the app started outside the project's folder,
     without its .streamlit/config.toml; or no write access to static/) it falls back to st.plotly_chart,
     which redraws the chart at each update.
     """
+    ready = figure if isinstance(figure, Prepared) else Prepared(figure)
     src = plotly_js_url()
     if src is None:
-        st.plotly_chart(figure, key=key, config=PLOTLY_CONFIG)
+        st.plotly_chart(ready.figure, key=key, config=PLOTLY_CONFIG)
         return
-    height = figure.layout.height or PLOTLY_HEIGHT
-    _component(data={"figure": figure.to_json(), "config": PLOTLY_CONFIG, "height": height, "plotly_js": src},
+    height = ready.figure.layout.height or PLOTLY_HEIGHT
+    _component(data={"figure": ready.json, "config": PLOTLY_CONFIG, "height": height, "plotly_js": src},
                key=key, height=height)
 
 

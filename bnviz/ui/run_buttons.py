@@ -5,7 +5,10 @@ from __future__ import annotations
 import streamlit as st
 
 from bnviz.config import FIELDS, RunConfig
+from bnviz.estimate import StepTimes
 from bnviz.live import ACTIVE, Limiter, LiveRun
+from bnviz.record import RunRecord
+from bnviz.summary import final_test_accuracy, final_train_loss
 from bnviz.ui import sidebar
 from bnviz.ui.session import LabSession
 
@@ -56,10 +59,11 @@ def _train(lab: LabSession, limiter: Limiter):
         lab.train(cfg, limiter).wait_for_first_record(FIRST_RECORD_WAIT_S)
 
 
-def progress(run: LiveRun | None, limiter: Limiter):
-    """Steps done, steps/s and time left; the queue position while waiting for a training slot."""
+def progress(run: LiveRun | None, limiter: Limiter, record: RunRecord | None, step_times: StepTimes):
+    """Steps done, steps/s and time left; the queue position while waiting for a training slot; the test
+    accuracy as a number. A diverged run names the step whose loss was not finite, as everywhere else."""
     if run is None:
-        st.progress(0.0, text="Not started: pick the settings on the left and press Train.")
+        st.progress(0.0, text="Not started: pick the settings in the sidebar and press Train.")
         return
     p = run.progress()
     if p.state == "queued":
@@ -71,13 +75,18 @@ def progress(run: LiveRun | None, limiter: Limiter):
     if p.state == "starting":
         st.progress(0.0, text="Loading the data and building the model…")
         return
-    text = f"step {p.steps_done:,} / {p.steps:,}"
-    if p.steps_per_s:
-        text += f" · {p.steps_per_s:,.1f} steps/s"
-    if p.seconds_left is not None:
-        text += f" · {_duration(p.seconds_left)} left"
-    st.progress(p.fraction, text=f"{text} · {p.state}")
-    record = run.latest_record()
+    if p.steps_per_s and p.state == "running":
+        step_times.observe(run.cfg, p.steps_per_s)
+    if p.state == "diverged" and record is not None:
+        text = f"diverged at step {record.status_step:,} of {p.steps:,}"
+        st.progress(min(1.0, (record.status_step + 1) / p.steps), text=text)
+    else:
+        text = f"step {p.steps_done:,} / {p.steps:,}"
+        if p.steps_per_s:
+            text += f" · {p.steps_per_s:,.1f} steps/s"
+        if p.seconds_left is not None:
+            text += f" · {_duration(p.seconds_left)} left"
+        st.progress(p.fraction, text=f"{text} · {p.state}")
     if p.state == "failed":
         st.error(f"Training failed: {p.message}")
     elif p.state == "diverged":
@@ -85,6 +94,28 @@ def progress(run: LiveRun | None, limiter: Limiter):
                    "Try a smaller learning rate, or normalization.")
     elif p.message:
         st.info(p.message.capitalize())
+    if record is not None:
+        results(record)
+
+
+def results(record: RunRecord):
+    """The run's latest test accuracy and train loss as numbers, readable without hovering a chart."""
+    accuracy, loss = final_test_accuracy(record), final_train_loss(record)
+    evaluated = int(record.evals["step"][-1]) if len(record.evals) else None
+    left, right, _ = st.columns([1, 1, 2])
+    left.metric("Test accuracy", "not yet" if accuracy is None else f"{accuracy:.1%}",
+                help="On the test set in eval mode" + ("" if evaluated is None else f", after {evaluated:,} steps")
+                + "; measured every eval_every steps and at the end.")
+    right.metric("Train loss", "n/a" if loss is None else f"{loss:.3g}",
+                 help="The last training batch's loss (view 5 smooths it).")
+
+
+def estimate(cfg: RunConfig, step_times: StepTimes):
+    """Before Train: how long cfg.steps steps should take, and what the estimate is based on."""
+    seconds, basis = step_times.estimate(cfg)
+    images = cfg.steps * cfg.batch_size
+    st.caption(f"About {_duration(seconds)} for {cfg.steps:,} steps of batch {cfg.batch_size} "
+               f"({images:,} training images) on this server ({basis}; evaluations come on top).")
 
 
 def _duration(seconds: float) -> str:

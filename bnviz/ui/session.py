@@ -7,13 +7,16 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from bnviz.config import RunConfig
+from bnviz.config import FIELDS, RunConfig
+from bnviz.estimate import StepTimes
 from bnviz.live import ACTIVE, Limiter, LiveRun
+from bnviz.live_registry import ENDED_GRACE_S, RunRegistry
 from bnviz.live_session import LiveSession
 from bnviz.ui import share, sidebar
 from bnviz.ui.share import Selection
 
 SESSION_KEY = "bnviz"
+RUN_PARAM = "run"  # the URL parameter that names this browser's run in the server's registry
 
 
 @dataclass
@@ -27,6 +30,8 @@ class LabSession:
     autorun: bool = False  # the link asks the lab to train as soon as it opens
     cache: dict = field(default_factory=dict)  # the record the charts show and its figures
     microscope: object = None  # the microscope page's bnviz.ui.scope.Scope: its model and last forward pass
+    opened: tuple | None = None  # (config, selection) as the link set them: a problem's knob moved since is stale
+    run_token: str | None = None  # the run's name in run_registry(), kept in the URL as run=
 
     @property
     def run(self) -> LiveRun | None:
@@ -41,11 +46,24 @@ class LabSession:
         self.live.config = cfg
 
     def train(self, cfg: RunConfig, limiter: Limiter) -> LiveRun:
-        return self.live.train(cfg, limiter)
+        before = self.live.run
+        run = self.live.train(cfg, limiter)
+        if run is not before:  # a new run: a reload or another tab finds it by this token
+            self.run_token = run_registry().add(run)
+        return run
+
+    def adopt(self, token: str) -> bool:
+        """Show the registry's run `token` (this browser's, before a reload or in another tab)."""
+        run = run_registry().get(token)
+        if run is None:
+            return False
+        run.heartbeat()  # the tab that started it may be gone: this one keeps it alive now
+        self.live.run, self.run_token, self.cache = run, token, {}  # the URL's knobs stay, as before the reload
+        return True
 
     def reset(self):
         self.live.reset()
-        self.cache = {}
+        self.cache, self.run_token = {}, None
 
 
 @st.cache_resource
@@ -54,6 +72,18 @@ def shared_limiter() -> Limiter:
     limiter = Limiter.from_env()  # issue 16: hosted caps and time slices from the environment
     atexit.register(limiter.stop_all)  # end training threads before the interpreter goes away
     return limiter
+
+
+@st.cache_resource
+def step_times() -> StepTimes:
+    """ms per training step measured by every session's runs: the time estimate before Train."""
+    return StepTimes()
+
+
+@st.cache_resource
+def run_registry() -> RunRegistry:
+    """Every session's runs by token, for the whole server (bounded; ended runs leave after a grace)."""
+    return RunRegistry()
 
 
 def lab_session() -> LabSession:
@@ -70,16 +100,38 @@ def open_lab(lab: LabSession, autorun_allowed: bool):
     if lab.initialized:
         sidebar.restore_widgets(lab.config)  # Streamlit drops the widgets of a page not shown
         return
-    cfg, selection, autorun, problems = share.read(st.query_params.to_dict(), sidebar.devices())
+    params = st.query_params.to_dict()
+    token = params.pop(RUN_PARAM, None)
+    cfg, selection, autorun, problems = share.read(params, sidebar.devices())
     lab.config, lab.selection, lab.problems, lab.initialized = cfg, selection, problems, True
+    lab.opened = (cfg, selection)
     lab.autorun = autorun and autorun_allowed
-    sidebar.set_widgets(cfg)
+    if token and lab.adopt(token):  # a reload or a second tab: the run goes on, here
+        lab.autorun = False
+    elif token:
+        lab.problems.append(f"{RUN_PARAM}={token[:8]}…: no such run on this server (a run is kept "
+                            f"{ENDED_GRACE_S / 60:.0f} min after it ends, and not across a server restart); "
+                            "the link's settings are kept, ready to train")
+    sidebar.set_widgets(lab.config)
 
 
 def link_problems(lab: LabSession):
     """The link's parameters that were ignored, each naming its allowed values and the default used."""
     for problem in lab.problems:
-        st.warning(f"Link parameter ignored: {problem}")
+        if not _moved_since(lab, problem.split("=", 1)[0]):
+            st.warning(f"Link parameter ignored: {problem}")
+
+
+def _moved_since(lab: LabSession, name: str) -> bool:
+    """Has the user set the knob (or view choice) `name` since the link opened? Then its warning is stale."""
+    if lab.opened is None:
+        return False
+    cfg, selection = lab.opened
+    if name in FIELDS:
+        return getattr(lab.config, name) != getattr(cfg, name)
+    if name in share.FIELD_OF and lab.selection is not None:
+        return getattr(lab.selection, share.FIELD_OF[name]) != getattr(selection, share.FIELD_OF[name])
+    return False
 
 
 def heartbeat(lab: LabSession):

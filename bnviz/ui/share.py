@@ -44,7 +44,7 @@ def url_fields(model: str) -> dict[str, Field]:
         "site": Field(str, "the norm site shown in the per-site views", ("all", *site_names(model))),
         "step": Field(int, "the step shown in views 1 and 6", low=0, high=FIELDS["steps"].high, optional=True,
                       none_word="latest"),
-        "channel": Field(int, "the channel shown in view 1", low=0, high=min(NORM_WIDTHS[model]) - 1,
+        "channel": Field(int, "the channel shown in view 1", low=0, high=max(NORM_WIDTHS[model]) - 1,
                          optional=True, none_word="all"),
         AUTORUN: Field(bool, "start training as soon as the link opens"),
     }
@@ -77,6 +77,14 @@ def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, Selecti
     values, view_problems = parse_lenient(url_fields(cfg.model), {k: v for k, v in params.items() if k in view_keys},
                                           defaults)
     autorun = values.pop(AUTORUN, False)
+    widths = dict(zip(site_names(cfg.model), NORM_WIDTHS[cfg.model]))
+    site, channel = values.get("site", default.site), values.get("channel")
+    width = min(widths.values()) if site == "all" else widths[site]
+    if channel is not None and channel >= width:  # in range for some site, not the one shown
+        where = "every site" if site == "all" else site
+        view_problems.append(f"channel={channel!r} is not allowed: {where} has channels 0..{width - 1} "
+                             f"({', '.join(f'{n} {w}' for n, w in widths.items())}); using the default all")
+        values.pop("channel")
     return cfg, Selection(**{FIELD_OF[key]: value for key, value in values.items()}), autorun, problems + view_problems
 
 
@@ -85,9 +93,10 @@ def params_of(cfg: RunConfig, selection: Selection) -> dict[str, str]:
     return {**cfg.to_params(), **selection.to_params()}
 
 
-def write_url(cfg: RunConfig, selection: Selection):
-    """Keep the address bar equal to the current settings, so the browser's own URL is a share link."""
-    wanted = params_of(cfg, selection)
+def write_url(cfg: RunConfig, selection: Selection, run_token: str | None = None):
+    """Keep the address bar equal to the current settings, so the browser's own URL is a share link; with
+    the run's token (run=), a reload or a second tab of this browser finds the run again."""
+    wanted = params_of(cfg, selection) | ({"run": run_token} if run_token else {})
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
 
