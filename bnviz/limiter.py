@@ -131,6 +131,7 @@ class Limiter:
 
     def stop_all(self, wait: float = 2.0):
         """Stop every run that holds or waits for a slot (at server shutdown), all at once."""
+        started = time.monotonic()
         with self._cond:
             runs = list(self._active) + list(self._waiting)
         for run in runs:
@@ -139,7 +140,8 @@ class Limiter:
         for run in runs:
             run.stop(SHUTDOWN_MESSAGE, wait=max(0.0, end - time.monotonic()))
         if runs:  # the server log says the shutdown ended them (tests/browser/test_hosted_load.py reads it)
-            print(f"bnviz: {len(runs)} training(s) stopped at shutdown", file=sys.stderr, flush=True)
+            print(f"bnviz: {len(runs)} training(s) stopped at shutdown in {time.monotonic() - started:.1f} s",
+                  file=sys.stderr, flush=True)
 
     def reap(self) -> int:
         """Runs whose browser has been silent for session_ttl give up their trainer; how many did."""

@@ -93,7 +93,7 @@ SEEN = r"""() => {
   new MutationObserver(() => {
     const text = document.querySelector('[data-testid="stProgress"]')?.textContent || '';
     const now = performance.timeOrigin + performance.now(), seen = window.bnvizSeen;
-    if (text && seen.shown === null) seen.shown = now;
+    if (text && !text.includes('Not started') && seen.shown === null) seen.shown = now;  // its run, queued or not
     const waiting = text.includes('Waiting');
     if (waiting && seen.queued === null) seen.queued = now;
     const place = text.match(/number (\d+) in the queue/);
