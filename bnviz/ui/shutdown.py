@@ -10,6 +10,7 @@ the fallback (a runtime without that loop, a test harness).
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import signal
 import threading
@@ -36,9 +37,10 @@ def _server_loop():
         from streamlit import runtime
         if not runtime.exists():
             return None
-        return runtime.get_instance()._get_async_objs().eventloop  # no public accessor in Streamlit 1.67
+        loop = runtime.get_instance()._get_async_objs().eventloop  # no public accessor in Streamlit 1.67
     except (AttributeError, RuntimeError):  # another Streamlit version, or the runtime not started
         return None
+    return loop if isinstance(loop, asyncio.AbstractEventLoop) else None  # AppTest's runtime is a mock
 
 
 def _chain_signals(limiter: Limiter):

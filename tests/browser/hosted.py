@@ -100,7 +100,7 @@ SEEN = r"""() => {
     if (place && !seen.places.includes(+place[1])) seen.places.push(+place[1]);
     const step = text.match(/step ([\d,]+) \//);
     const moved = step && +step[1].replace(/,/g, '') > 0;
-    if (moved && !waiting && seen.firstMove === null) seen.firstMove = now;
+    if (moved && seen.firstMove === null) seen.firstMove = now;  // trained: running, or back in the queue
     if (moved && waiting) seen.requeued = true;  // trained a slice, then went back to the queue
     if (text.includes('finished') && seen.finished === null) seen.finished = now;
     if (seen.chart === null && [...document.querySelectorAll('.js-plotly-plot')].some(chart =>

@@ -65,10 +65,15 @@ def test_eight_visitors_at_once_all_finish_taking_turns(browser, tmp_path, shots
     assert exceptions == 0
     waited = [s for s in states if s["queued"] is not None]
     assert len(waited) >= VISITORS // 2 and all(s["places"] for s in waited), figures  # a queue, places shown
-    assert len(fresh) >= 2, f"too few runs still waiting when every page showed its run: {figures}"
-    assert max(states[i]["firstMove"] for i in fresh) < min(states[i]["finished"] for i in fresh), figures
-    # ... because each went back to the queue after its slice, and said so ("step N / M · Waiting ...").
-    assert sum(states[i]["requeued"] for i in fresh) >= len(fresh) - 1, figures
+    # Time slices, seen by each page whatever its lag: its run trained, then waited again unfinished
+    # ("step N / M · Waiting ..."); first come, first served never shows that. All but the last one left
+    # training alone, who may find nobody waiting.
+    assert sum(s["requeued"] for s in states) >= VISITORS - 1, figures
+    # Order: the runs that had not moved when every page showed its run all move before any of them
+    # finishes (without slices the second would move only after the first finished). On a loaded machine
+    # pages load so slowly that every run has moved by then: the requeue check above covers that case.
+    if len(fresh) >= 2:
+        assert max(states[i]["firstMove"] for i in fresh) < min(states[i]["finished"] for i in fresh), figures
     assert watch.health_checks > 10 and watch.health_failures == 0, figures
     assert watch.peak_rss_mb < MEMORY_BOUND_MB, figures
 
