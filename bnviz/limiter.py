@@ -16,6 +16,7 @@ import weakref
 from bnviz import hosting
 
 REAP_EVERY_S = 10.0  # how often idle runs are checked for a browser long gone
+SHUTDOWN_MESSAGE = "stopped: the server is shutting down"
 TRAINING_NICE = 10  # added to a training thread's nice value: the server (and a browser beside it) go first
 
 
@@ -130,15 +131,17 @@ class Limiter:
 
     def stop_all(self, wait: float = 2.0):
         """Stop every run that holds or waits for a slot (at server shutdown), all at once."""
+        started = time.monotonic()
         with self._cond:
             runs = list(self._active) + list(self._waiting)
         for run in runs:
-            run.stop(wait=0)
+            run.stop(SHUTDOWN_MESSAGE, wait=0)
         end = time.monotonic() + wait
         for run in runs:
-            run.stop(wait=max(0.0, end - time.monotonic()))
+            run.stop(SHUTDOWN_MESSAGE, wait=max(0.0, end - time.monotonic()))
         if runs:  # the server log says the shutdown ended them (tests/browser/test_hosted_load.py reads it)
-            print(f"bnviz: {len(runs)} training(s) stopped at shutdown", file=sys.stderr, flush=True)
+            print(f"bnviz: {len(runs)} training(s) stopped at shutdown in {time.monotonic() - started:.1f} s",
+                  file=sys.stderr, flush=True)
 
     def reap(self) -> int:
         """Runs whose browser has been silent for session_ttl give up their trainer; how many did."""

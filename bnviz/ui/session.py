@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -12,7 +11,7 @@ from bnviz.estimate import StepTimes
 from bnviz.live import ACTIVE, Limiter, LiveRun
 from bnviz.live_registry import ENDED_GRACE_S, RunRegistry
 from bnviz.live_session import LiveSession
-from bnviz.ui import share, sidebar
+from bnviz.ui import share, shutdown, sidebar
 from bnviz.ui.share import Selection
 
 SESSION_KEY = "bnviz"
@@ -70,7 +69,7 @@ class LabSession:
 def shared_limiter() -> Limiter:
     """One limiter for the whole server: at most N trainings at once, T torch threads each."""
     limiter = Limiter.from_env()  # issue 16: hosted caps and time slices from the environment
-    atexit.register(limiter.stop_all)  # end training threads before the interpreter goes away
+    shutdown.stop_trainings_on_shutdown(limiter)  # issue 16: at SIGTERM, before the browsers are gone
     return limiter
 
 

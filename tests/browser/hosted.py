@@ -55,8 +55,9 @@ def hosted_server(log_path: Path, **env):
 class Watch:
     """Samples the server's health and RSS in a thread while a test drives the browsers."""
 
-    def __init__(self, url: str, pid: int, every_s: float = 0.5):
-        self.url, self.pid, self.every_s = url, pid, every_s
+    def __init__(self, url: str, pid: int, every_s: float = 0.5, timeout_s: float = 30):
+        # timeout_s: a hang guard; a loaded machine may answer slowly, a hung server not at all
+        self.url, self.pid, self.every_s, self.timeout_s = url, pid, every_s, timeout_s
         self.health_failures, self.health_checks, self.peak_rss_mb = 0, 0, 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
@@ -73,7 +74,7 @@ class Watch:
         while not self._stop.is_set():
             self.peak_rss_mb = max(self.peak_rss_mb, rss_mb(self.pid))
             try:
-                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=5) as response:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=self.timeout_s) as response:
                     ok = response.read().decode().strip() == "ok"
             except OSError:
                 ok = False
@@ -82,19 +83,29 @@ class Watch:
             self._stop.wait(self.every_s)
 
 
-# In each page: when its run first moved, when it finished, the queue places shown (epoch ms, so pages compare).
-# Recorded by the page itself, so a busy test process sampling late cannot shift the times.
+# In each page (epoch ms, so pages compare): when its progress line first showed, when it first waited, when
+# its run first moved, when it finished, the queue places shown, whether it was sent back to the queue after
+# training a slice, and when a chart with data was first drawn. Recorded by the page
+# itself, so a busy test process sampling late cannot shift the times.
 SEEN = r"""() => {
-  window.bnvizSeen = {places: [], firstMove: null, finished: null};
+  window.bnvizSeen = {places: [], shown: null, queued: null, firstMove: null, finished: null, requeued: false,
+                      chart: null};
   new MutationObserver(() => {
     const text = document.querySelector('[data-testid="stProgress"]')?.textContent || '';
     const now = performance.timeOrigin + performance.now(), seen = window.bnvizSeen;
+    if (text && !text.includes('Not started') && seen.shown === null) seen.shown = now;  // its run, queued or not
+    const waiting = text.includes('Waiting');
+    if (waiting && seen.queued === null) seen.queued = now;
     const place = text.match(/number (\d+) in the queue/);
     if (place && !seen.places.includes(+place[1])) seen.places.push(+place[1]);
     const step = text.match(/step ([\d,]+) \//);
-    if (step && +step[1].replace(/,/g, '') > 0 && !text.includes('Waiting') && seen.firstMove === null)
-      seen.firstMove = now;
+    const moved = step && +step[1].replace(/,/g, '') > 0;
+    if (moved && seen.firstMove === null) seen.firstMove = now;  // trained: running, or back in the queue
+    if (moved && waiting) seen.requeued = true;  // trained a slice, then went back to the queue
     if (text.includes('finished') && seen.finished === null) seen.finished = now;
+    if (seen.chart === null && [...document.querySelectorAll('.js-plotly-plot')].some(chart =>
+        chart.querySelector('.gtitle') && (chart._fullData || []).some(trace => trace.x?.length > 0)))
+      seen.chart = now;  // a titled chart with data (the labelled placeholders before a run have none)
   }).observe(document, {subtree: true, childList: true, characterData: true});
 }"""
 

