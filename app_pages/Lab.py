@@ -3,7 +3,7 @@
 import streamlit as st
 
 from bnviz import hosting
-from bnviz.ui import export, lab_views, run_buttons, session, share, sidebar
+from bnviz.ui import export, lab_views, run_buttons, session, share, sidebar, upload
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
 
@@ -25,6 +25,7 @@ st.caption("Train a small CNN on real MNIST digits and watch each norm layer liv
 if limiter.caps:  # what this hosted demo allows
     st.caption(hosting.describe(limiter.caps))
 session.link_problems(lab)
+upload.lab_upload(lab)  # issue 17: open a record file (its box is in the sidebar)
 if cfg_error:
     st.error(f"These settings cannot train: {cfg_error}")
 
