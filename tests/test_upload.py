@@ -135,6 +135,13 @@ def test_a_hostile_upload_is_one_error_and_no_exception(hostile_bytes, name):
     assert lab(at).run is None
 
 
+def test_a_file_of_another_name_is_refused_by_the_loader_not_by_an_exception():
+    at = upload_to(open_lab(), b"hello", "notes.txt")  # type=["npz"] raised StreamlitAPIException here
+    assert not at.exception, [e.value for e in at.exception]
+    assert [e.value for e in at.error] == ["Could not open the file: notes.txt: not a bnviz record (.npz): "
+                                           "BadZipFile: File is not a zip file"]
+
+
 def test_a_record_whose_sites_disagree_with_its_model_is_refused_not_half_drawn():
     at = upload_to(open_lab(), export.record_npz(good_record()), "odd.npz")  # seed_cnn config, one site only
     assert not at.exception, [e.value for e in at.exception]

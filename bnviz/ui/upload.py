@@ -64,7 +64,9 @@ def open_upload(file) -> tuple[str, object] | str:
 
 def lab_upload(lab: LabSession):
     """The lab's "Open a record" box (in the sidebar) and, in the page, what became of the last file."""
-    st.sidebar.file_uploader("Open a record (.npz)", type=["npz"], key=KEY, on_change=_opened, args=(lab,),
+    # No type=["npz"]: a file of another name (a crafted request) would raise StreamlitAPIException on the
+    # page; the loader refuses anything that is not a record anyway, with a message.
+    st.sidebar.file_uploader("Open a record (.npz)", key=KEY, on_change=_opened, args=(lab,),
                              help=f"A run saved by bnviz (the lab's download, `train --out`): the lab shows it "
                                   f"as if just trained. At most {UPLOAD_MB} MB.")
     outcome = st.session_state.get(KEY + ".outcome")
