@@ -167,3 +167,15 @@ def test_junk_during_a_run_leaves_the_run_and_its_record_untouched(tiny_run_byte
     np.testing.assert_array_equal(lab(at).run.latest_record().steps["step"], steps)
     assert [b.label for b in at.get("download_button")] == ["Run record (.npz)", "Metrics (.csv)"]  # still offered
     assert not at.exception
+
+
+def test_a_sweep_file_opens_as_a_sweep_and_the_lab_points_elsewhere(tmp_path):
+    from bnviz import sweep_file
+    sweep_file.save(tmp_path / "grid.npz", [])  # a sweep with no run finished yet: still a valid sweep file
+    data = (tmp_path / "grid.npz").read_bytes()
+    kind, (meta, results) = upload.open_upload(Upload(data, "grid.npz"))
+    assert kind == "sweep" and meta["kind"] == "sweep" and results == []
+    at = upload_to(open_lab(), data, "grid.npz")
+    assert not at.exception and not at.error and lab(at).run is None
+    assert [i.value for i in at.info] == ["grid.npz is a sweep file: the lab shows single runs; "
+                                          "`python -m bnviz inspect grid.npz` summarizes a sweep."]
