@@ -14,7 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from bnviz.opened_run import OpenedRun
 from bnviz.record import RunRecord
-from bnviz.ui import export, session, upload
+from bnviz.ui import export, upload
 from test_app import APP, TINY, assert_sane, chart_titles, lab, one_thread_limiter, placeholders, train_until  # noqa: F401
 from test_hostile_files import CASES, arrays, good_record
 
