@@ -3,7 +3,7 @@
 import streamlit as st
 
 from bnviz import hosting
-from bnviz.ui import export, lab_views, run_buttons, samples, session, share, sidebar
+from bnviz.ui import export, lab_views, run_buttons, samples, session, share, sidebar, upload
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
 # The live area's elements are redrawn in place at every refresh. Streamlit fades (marks stale) each element
@@ -33,6 +33,7 @@ if (lesson := sidebar.lesson(lab.config)) is not None:
 if limiter.caps:  # what this hosted demo allows
     st.caption(hosting.describe(limiter.caps))
 session.link_problems(lab)
+upload.lab_upload(lab)  # issue 17: open a record file (its box is in the sidebar)
 if cfg_error:
     st.error(f"These settings cannot train: {cfg_error}")
 

@@ -5,6 +5,7 @@ import streamlit as st
 
 from bnviz import plots
 from bnviz import theory as th
+from bnviz.ui import session
 from bnviz.ui.live_chart import plotly_chart
 
 PAPER = "[Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)"
@@ -18,6 +19,7 @@ def fmt(value: float) -> str:
 
 
 st.title("BatchNorm theory, done right")
+session.link_problems(session.lab_session())  # issue 17: a link's ignored parameters, named, on every page
 st.caption("The source article (an untitled Chinese blog post on batch normalization in CNNs) gets "
            "the motivation right but the mechanics "
            "wrong in places. Each section below states the correct rule and computes it live with the same "

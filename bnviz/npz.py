@@ -34,11 +34,13 @@ def _mib(n: int) -> str:
 
 
 def read_npz(path, *, max_file_bytes: int = MAX_FILE_BYTES, max_member_bytes: int = MAX_MEMBER_BYTES,
-             max_total_bytes: int = MAX_TOTAL_BYTES, max_members: int = MAX_MEMBERS) -> dict[str, np.ndarray]:
+             max_total_bytes: int = MAX_TOTAL_BYTES, max_members: int = MAX_MEMBERS,
+             origin: str | None = None) -> dict[str, np.ndarray]:
     """Every array of a bnviz .npz file (a path or a binary file object), as plain numeric/unicode numpy
     arrays; raises RecordError, naming the problem and the limit, for anything else. Memory stays within
-    the arrays' declared size (at most max_total_bytes) plus one CHUNK."""
-    origin = str(path)
+    the arrays' declared size (at most max_total_bytes) plus one CHUNK. `origin` names the file in messages
+    (default: the path; give it for a file object, e.g. an upload's file name)."""
+    origin = str(path) if origin is None else origin
     if isinstance(path, (str, Path)):
         if not Path(path).is_file():
             raise RecordError(f"{origin}: no such file")

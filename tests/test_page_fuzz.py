@@ -1,0 +1,116 @@
+"""Random query strings through AppTest on every page of app.py's PAGES: no exception, no error box, every bad
+parameter named with its allowed values in a warning, every good one kept (in the lab's state and, on the lab,
+in the URL it writes back). Nothing trains: autorun is never true here."""
+
+from __future__ import annotations
+
+import ast
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from streamlit.testing.v1 import AppTest
+
+from bench import fuzz
+from bnviz.config import FIELDS, ConfigError
+from bnviz.ui import session, share
+from test_app import APP, one_thread_limiter  # noqa: F401 (the fixture)
+
+EXAMPLES = int(os.environ.get("BNVIZ_PAGE_FUZZ_EXAMPLES", "100"))  # per page (issue 17: at least 100)
+WARNING = "Link parameter ignored: "
+
+
+def page_files() -> list[str]:
+    """The page files of app.py's PAGES (its st.Page("app_pages/X.py", ...) calls): a new page is fuzzed too."""
+    tree = ast.parse(Path(APP).read_text())
+    return [node.args[0].value for node in ast.walk(tree)
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
+            and node.args and isinstance(node.args[0], ast.Constant)]
+
+
+VIEW_KEYS = tuple(share.FIELD_OF)
+SITES = ("all", "block1.norm", "block2.norm", "block3.norm")  # block3 is the mlp's only: bad on the seed_cnn
+view_values = {
+    "view": st.lists(st.integers(-1, 9), max_size=4).map(lambda v: ",".join(map(str, v))),
+    "site": st.sampled_from(SITES),
+    "step": st.one_of(st.just("latest"), st.integers(-3, FIELDS["steps"].high + 3).map(str)),
+    "channel": st.one_of(st.just("all"), st.integers(-2, 101).map(str)),
+}
+
+
+def raw(key: str):
+    """Valid values of the key (run knob or view parameter), junk, unicode, huge numbers, empty."""
+    junk = fuzz.raw_value(None)
+    if key in FIELDS:
+        return fuzz.raw_value(key)
+    if key in view_values:
+        return st.one_of(view_values[key], junk)
+    if key == share.AUTORUN:
+        return st.sampled_from(["0", "false", "no", "", "off", "2", "tru"])  # never one that trains
+    return junk
+
+
+keys = st.one_of(st.sampled_from([*FIELDS, *VIEW_KEYS, share.AUTORUN]), st.text(max_size=8))
+value_of = lambda key: st.one_of(raw(key), st.lists(raw(key), min_size=2, max_size=3))  # noqa: E731 (repeated key)
+query = st.lists(keys, max_size=8, unique=True).flatmap(lambda names: st.fixed_dictionaries(
+    {k: value_of(k) for k in names}))
+
+
+def alone(spec, key: str, text: str):
+    try:
+        value = spec.parse(key, text)
+        spec.check(key, value)
+        return value
+    except ConfigError as err:
+        return err
+
+
+def check_page(at: AppTest, given_params: dict, page: str):
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    warned = [w.value[len(WARNING):] for w in at.warning if w.value.startswith(WARNING)]
+    lab = at.session_state[session.SESSION_KEY]
+    cfg, selection = lab.config, lab.selection
+    specs = {**FIELDS, **share.url_fields(cfg.model)}
+    names = lambda k: [w for w in warned if w.startswith(f"{k}=") or w.endswith(f"the default for {k}")]  # noqa: E731
+    for key, sent in given_params.items():
+        text = sent[-1] if isinstance(sent, list) else sent  # a repeated key: the last one counts
+        if key not in specs:
+            assert f"unknown parameter {key!r} ignored" in warned, (key, warned)
+            continue
+        value = alone(specs[key], key, text)
+        if isinstance(value, ConfigError):  # bad: named, with what is allowed
+            assert any(specs[key].allowed() in w for w in names(key)), (key, text, warned)
+            continue
+        if key == share.AUTORUN:
+            continue  # false-ish only here; the lab never trained (checked below)
+        if key == "view":
+            value = tuple(sorted(value))  # the pills show the views in order
+        kept = getattr(cfg, key) == value if key in FIELDS else getattr(selection, share.FIELD_OF[key]) == value
+        shown = specs[key].format(value)
+        assert kept or names(key), (key, text, warned)  # good: kept, or dropped by a combination and said so
+        if kept and page is None:  # the lab writes every setting back into the URL
+            assert at.query_params[key] == shown, (key, at.query_params.get(key), shown)
+    assert lab.run is None  # nothing trained
+
+
+@pytest.mark.parametrize("page", [None, *page_files()[1:]])  # None: the default page (the lab), at /
+def test_random_query_strings_on_every_page(page):
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, report_multiple_bugs=False,
+              phases=[Phase.explicit, Phase.generate],  # no shrinking: one AppTest run is ~1-3 s
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(query)
+    def fuzz_page(params):
+        at = AppTest.from_file(APP, default_timeout=60)
+        at.query_params.update(params)
+        if page:
+            at.switch_page(page)
+        check_page(at.run(), params, page)
+
+    fuzz_page()
+
+
+def test_every_page_is_fuzzed():
+    assert page_files()[:3] == ["app_pages/Lab.py", "app_pages/Microscope.py", "app_pages/Theory.py"]
