@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
+from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout, legend_room
 
 COLORS = (PRE_COLOR, POST_COLOR, RUNNING_COLOR, "#CC79A7", "#E69F00")
 
@@ -28,9 +28,9 @@ def lines_figure(title: str, x: np.ndarray, lines: dict[str, np.ndarray], x_titl
     layout = base_layout(title, uirevision=title, height=380, shapes=shapes, annotations=notes,
                          xaxis={"title": {"text": x_title}, "type": "log" if log_x else "linear"},
                          yaxis={"title": {"text": y_title}})
-    if len(data) > 2:  # a long legend goes under the chart, clear of the title
-        layout.update(height=440, legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"})
-    return go.Figure(data, layout)
+    if len(data) > 2:  # room for a legend of several rows under the chart
+        layout.update(height=440)
+    return go.Figure(data, legend_room(data, layout))
 
 
 def samples_histogram_figure(title: str, samples: dict[str, np.ndarray], x_title: str,
@@ -50,4 +50,4 @@ def samples_histogram_figure(title: str, samples: dict[str, np.ndarray], x_title
              for i, (name, x) in enumerate((marks or {}).items())]
     layout = base_layout(title, uirevision=title, height=380, barmode="overlay", bargap=0, shapes=shapes,
                          annotations=notes, xaxis={"title": {"text": x_title}}, yaxis={"title": {"text": "density"}})
-    return go.Figure(data, layout)
+    return go.Figure(data, legend_room(data, layout))
