@@ -108,10 +108,10 @@ def overlay(hists: list[Hist], robust: bool = True, log_y: bool = False, normal:
                          "marker": {"symbol": "triangle-up", "size": 12, "color": [k.color for k, *_ in clipped]},
                          "customdata": [s for *_, s in clipped],
                          "hovertemplate": "a spike, clipped: %{customdata:.1%} of the values<extra></extra>"})
-            notes.append(f"▲ one bar: {share:.0%} of {h.name}")
+            notes.append(f"▲\u00a0one bar: {share:.0%} of\u00a0{h.name}")
     xaxis = {"title": {"text": VALUE_TITLE}, "range": [lo, hi]}
     if hidden:
-        notes.insert(0, "◀ ▶ off-axis: " + ", ".join(f"{name} {_share(v)}" for name, v in hidden.items()))
+        notes.insert(0, "◀\u00a0▶\u00a0off-axis: " + ", ".join(f"{name} {_share(v)}" for name, v in hidden.items()))
     return data, xaxis, yaxis, "; ".join(notes)
 
 

@@ -58,9 +58,12 @@ def running_stats_figure(record: RunRecord, site: str, snapshot_index: int = -1)
                          "hovertemplate": f"channel %{{x}}<br>{field} %{{y:.4g}}<extra></extra>"})
             legend_done.add(label)
     layout = base_layout(f"{title} at step {step}", uirevision=f"running:{site}", subtitle=subtitle,
-                         hovermode="closest", **grid(2, 2, [panel for panel, _ in PANELS], hgap=0.14, top=0.94))
+                         hovermode="closest", **grid(2, 2, [panel for panel, _ in PANELS], hgap=0.2, top=0.94))
     for index in range(1, 5):
         xaxis, _ = axis_names(index)
-        layout[xaxis]["title"] = {"text": "channel" if index > 2 else ""}
-        layout[xaxis]["dtick"] = max(1, len(channels) // 8)
+        layout[xaxis]["dtick"] = max(1, len(channels) // 4)
+        if index > 2:
+            layout[xaxis]["title"] = {"text": "channel"}
+        else:  # the same channels as the panel below: its tick labels would run into that panel's title
+            layout[xaxis].update(matches=f"x{index + 2}", showticklabels=False)
     return figure(data, layout)

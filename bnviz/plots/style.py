@@ -41,7 +41,9 @@ NO_EVALS_HINT = (f"No evaluation yet: test accuracy is measured every eval_every
 # A small explicit template: building plotly's named templates costs ~10 ms per figure.
 _TEMPLATE = {"layout": {
     "paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(LAYER_COLORS),
-    "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside"},
+    # automargin: the axis title keeps a standoff from the tick labels instead of touching them.
+    "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside",
+              "automargin": True, "title": {"standoff": 6}},
     "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside"},
 }}
 

@@ -150,20 +150,22 @@ def training_figure(record: RunRecord) -> go.Figure:
                        markers=True, showlegend=False),
                  _line(e_steps, 100 * gap, 3, "train-mode − eval-mode", GAP_COLOR, "%{y:+.1f} pp", markers=True)]
     shapes, diverged = divergence_marks(record, [1, 2, 3])
-    # Units in the panel titles and one x title: three panels share a phone's width.
-    layout = base_layout(title, uirevision="training", hovermode="x unified", shapes=shapes,
-                         subtitle=joined("train-mode − eval-mode accuracy on the same test images", diverged),
-                         **grid(1, 3, ["loss", "accuracy (%)", "gap (pp)"], hgap=0.1, top=0.93))
-    layout["xaxis2"]["title"] = {"text": "training step"}
-    layout["xaxis2"]["matches"] = layout["xaxis3"]["matches"] = "x"  # zoom the steps of all three together
+    # Three panels stacked, so each keeps a phone's full width; units in the panel titles, one x title.
+    layout = base_layout(title, uirevision="training", hovermode="x unified", shapes=shapes, height=720,
+                         subtitle=joined("gap: train-mode − eval-mode accuracy on the same test images", diverged),
+                         **grid(3, 1, ["loss", "accuracy (%)", "train − eval gap (percentage points)"], vgap=0.1,
+                                top=0.95))
+    layout["xaxis3"]["title"] = {"text": "training step"}
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(matches="x3", showticklabels=False)  # zoom the steps of all three together
     if has_evals:
         shapes.append({"type": "line", "xref": "x3 domain", "x0": 0, "x1": 1, "yref": "y3", "y0": 0, "y1": 0,
                        "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}})
     else:  # in place of the gap's curve, within its panel (a third of the chart's width)
-        layout["annotations"].append({"text": wrap(NO_EVALS_HINT, 16), "xref": "x3 domain", "x": 0.5,
+        layout["annotations"].append({"text": wrap(NO_EVALS_HINT, 40), "xref": "x3 domain", "x": 0.5,
                                       "yref": "y3 domain", "y": 0.5, "showarrow": False,
-                                      "font": {"color": REFERENCE_COLOR, "size": 12}})
-        layout["xaxis3"]["showticklabels"] = layout["yaxis3"]["showticklabels"] = False
+                                      "font": {"color": REFERENCE_COLOR, "size": 13}})
+        layout["yaxis3"]["showticklabels"] = False
     return figure(data, layout)
 
 
