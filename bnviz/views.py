@@ -110,7 +110,7 @@ VIEWS: tuple[View, ...] = (
         ("Update:data ratio per layer", "training step", "log10(|ΔW| / |W|)"),
         lambda r, at: plots.update_ratio_figure(r)))),
     View(5, "training", "Loss and accuracy", charts=(Chart(
-        "training", "Loss and accuracy; the right panel is train-mode minus eval-mode accuracy on the same "
+        "training", "Loss and accuracy; the bottom panel is train-mode minus eval-mode accuracy on the same "
                     "images: a large gap means the running statistics do not match the batches (small batch, "
                     "momentum 0).",
         ("Loss and accuracy", "training step", "loss / accuracy"),

@@ -57,7 +57,7 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
                      "hovertemplate": f"{kind} p50: %{{y:.3g}}<extra></extra>", **on_axes})
     shapes, diverged = divergence_marks(record, [1, 2])
     layout = base_layout(f"{site} over training", uirevision=f"bands:{site}", subtitle=joined(subtitle, diverged),
-                         hovermode="x unified", shapes=shapes, **grid(1, 2, titles, hgap=0.17, top=0.92))
+                         hovermode="x unified", shapes=shapes, **grid(1, 2, titles, hgap=0.22, top=0.92))
     for index in (1, 2):
         layout[axis_names(index)[0]]["title"] = {"text": "training step"}
     layout["yaxis"]["title"] = {"text": VALUE_TITLE}  # the right panel's would run into the left one
@@ -116,7 +116,7 @@ def histogram_heatmap_figure(record: RunRecord, site: str, kind: str, log_densit
     """
     check_site(record, site)
     check_kind(kind)
-    title, subtitle = f"{site} {kind}", f"{KIND_LABELS[kind]}: histograms over training"
+    title, subtitle = f"{site} {KIND_LABELS[kind].replace('norm ', '')}", "histograms over training"
     if not len(record.snapshots):
         return empty_figure(title, NO_SNAPSHOTS_HINT, VALUE_TITLE, "training step", subtitle=subtitle)
     edges, counts = record.hist(site, kind)
@@ -130,7 +130,7 @@ def histogram_heatmap_figure(record: RunRecord, site: str, kind: str, log_densit
         density = np.where(total > 0, mass / (total * cell), np.nan)
         hidden = np.nanmax(1 - mass.sum(axis=1) / total[:, 0]) if (total > 0).any() else 0.0
     if hidden > 5e-4:
-        subtitle += f"<br>off-axis: at most {hidden:.1%} of a step's values"
+        subtitle += f"<br>off-axis: at most {hidden:.1%} of a step's values"  # wrapped by base_layout
     shown = density[density > 0]
     z = density
     colorbar = {"title": {"text": "density"}, "thickness": 14}

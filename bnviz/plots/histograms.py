@@ -16,7 +16,7 @@ from bnviz.record import KINDS, RunRecord, column_key
 VALUE_TITLE = "activation value"
 DENSITY_TITLE = "density"
 NORMAL_NAME = "N(0, 1): post at init (γ=1, β=0)"
-SPIKE_RATIO = 3.0  # a bar this many times the next tallest is a spike (ReLU's zeros): clipped and labelled
+SPIKE_RATIO = 3.0  # a bar over this many times the next tallest is a spike (ReLU's zeros): clipped, labelled
 HEADROOM = 1.25
 
 
@@ -80,9 +80,9 @@ def overlay(hists: list[Hist], robust: bool = True, log_y: bool = False, normal:
                              "marker": {"symbol": symbol, "size": 13, "color": h.color},
                              "hovertemplate": f"{h.name}: {count:,} values {side} {edge:.3g} "
                                               f"({count / total:.2%})<extra></extra>"})
-        shown = density[(h.edges[1:] > lo) & (h.edges[:-1] < hi)]
-        order = np.sort(shown)[::-1]
-        tops.append(order[1] if len(order) > 1 else order[0] if len(order) else 0.0)
+        shown = np.sort(density[(h.edges[1:] > lo) & (h.edges[:-1] < hi)])[::-1]
+        next_tallest = shown[1] if len(shown) > 1 else 0.0
+        tops.append(max((d for d in shown if d <= SPIKE_RATIO * next_tallest), default=0.0))
         spikes.append((h, centers, density, h.counts / total))
     bottom = min((float(np.min(t["y"][t["y"] > 0])) for t in data if t["type"] == "bar" and np.any(t["y"] > 0)),
                  default=0.0) if log_y else 0.0
@@ -99,7 +99,7 @@ def overlay(hists: list[Hist], robust: bool = True, log_y: bool = False, normal:
     else:
         cap = HEADROOM * max(tops, default=1.0)
         clipped = [(h, c, d, s) for h, centers, density, shares in spikes
-                   for c, d, s in zip(centers, density, shares) if d > SPIKE_RATIO * cap / HEADROOM and lo <= c <= hi]
+                   for c, d, s in zip(centers, density, shares) if d > cap and lo <= c <= hi]
         if clipped and cap > 0:
             yaxis["range"] = [0, cap]
             h, c, _, share = max(clipped, key=lambda spike: spike[3])

@@ -16,6 +16,7 @@ if TYPE_CHECKING:  # bnviz.microscope needs torch; these figures only read the L
 
 LABELS = {"pre": "pre (norm input)", "post": "post, train mode (batch stats)",
           "eval": "post, eval mode (running stats)"}
+SHORT = {"pre": "pre", "post": "post, train mode", "eval": "post, eval mode"}  # legends fit a phone
 COLORS = {"pre": PRE_COLOR, "post": POST_COLOR, "eval": RUNNING_COLOR}
 
 
@@ -27,7 +28,7 @@ def look_histograms_figure(look: Look, kinds: tuple[str, ...], title: str, log_y
                            robust: bool = True, normal: bool = True) -> go.Figure:
     """Overlaid histograms (densities on shared bins) with each one's mean and std marked, in the lab's
     treatment (plots.histograms.overlay): robust window, log-y option, N(0, 1) over train-mode post."""
-    hists = [Hist(kind, f"{LABELS[kind]}: {moments_text(*look.stats[kind])}", COLORS[kind], look.edges,
+    hists = [Hist(kind, f"{SHORT[kind]}: {moments_text(*look.stats[kind])}", COLORS[kind], look.edges,
                   np.asarray(look.counts[kind]), *map(float, look.stats[kind])) for kind in kinds]
     return look_figure([h for h in hists if h.counts.sum() > 0], f"{look.site}: {title}", _which(look),
                        f"micro:{title}", robust=robust, log_y=log_y, normal=normal and "post" in kinds)

@@ -11,8 +11,8 @@ from bnviz.record import RunRecord, column_key
 
 PANELS = (("mean", ("batch_mean", "running_mean")),
           ("variance", ("batch_var", "running_var")),
-          ("gamma (scale)", ("gamma",)),
-          ("beta (shift)", ("beta",)))
+          ("gamma", ("gamma",)),
+          ("beta", ("beta",)))
 # Batch statistics describe the norm's input (pre color); gamma and beta shape its output (post color).
 STYLES = {"batch_mean": ("batch (this step)", PRE_COLOR, "circle"),
           "batch_var": ("batch (this step)", PRE_COLOR, "circle"),
@@ -58,7 +58,7 @@ def running_stats_figure(record: RunRecord, site: str, snapshot_index: int = -1)
                          "hovertemplate": f"channel %{{x}}<br>{field} %{{y:.4g}}<extra></extra>"})
             legend_done.add(label)
     layout = base_layout(f"{title} at step {step}", uirevision=f"running:{site}", subtitle=subtitle,
-                         hovermode="closest", **grid(2, 2, [panel for panel, _ in PANELS], hgap=0.2, top=0.94))
+                         hovermode="closest", **grid(2, 2, [panel for panel, _ in PANELS], hgap=0.26, top=0.94))
     for index in range(1, 5):
         xaxis, _ = axis_names(index)
         layout[xaxis]["dtick"] = max(1, len(channels) // 4)

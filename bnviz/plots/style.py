@@ -29,6 +29,7 @@ MAX_POINTS = 2000  # most points drawn per step series (see downsample_indices)
 FONT_SIZE = 15
 HINT_CHARS = 30  # a hint's line at most: fits a third of a desktop page, or a phone
 SUBTITLE_CHARS = 38  # a subtitle's line at most, for the same reason
+TITLE_CHARS = 30  # a title's line at most (18 px)
 LEGEND_PX = 330  # the legend's width it is laid out for: a phone's chart
 DEFAULT_HEIGHT = 450  # plotly's height of a figure that sets none
 
@@ -44,7 +45,8 @@ _TEMPLATE = {"layout": {
     # automargin: the axis title keeps a standoff from the tick labels instead of touching them.
     "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside",
               "automargin": True, "title": {"standoff": 6}},
-    "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside"},
+    "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside",
+              "automargin": True},
 }}
 
 
@@ -64,12 +66,14 @@ def base_layout(title: str, uirevision: str, subtitle: str = "", **more) -> dict
     neither; the legend goes under the plot, where a legend that wraps to several rows pushes the margin
     instead of running into the title.
     """
+    title = "<br>".join(wrap(line, TITLE_CHARS) for line in title.split("<br>"))  # a long one wraps
     title_spec = {"text": title, "x": 0, "xanchor": "left", "xref": "container", "y": 1, "yanchor": "top",
                   "yref": "container", "pad": {"t": MODEBAR_PX, "l": 8}, "font": {"size": 18}}
     if subtitle:
         subtitle = "<br>".join(wrap(line, SUBTITLE_CHARS) for line in subtitle.split("<br>"))
         title_spec["subtitle"] = {"text": subtitle, "font": {"size": FONT_SIZE - 1, "color": REFERENCE_COLOR}}
-    top = MODEBAR_PX + 40 + 19 * (subtitle.count("<br>") + 1 if subtitle else 0)  # title, then each subtitle line
+    # The toolbar's row, the title's lines, then each subtitle line.
+    top = MODEBAR_PX + 20 + 24 * (title.count("<br>") + 1) + 21 * (subtitle.count("<br>") + 1 if subtitle else 0)
     layout = {
         "template": _TEMPLATE, "title": title_spec,
         "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": top, "b": 56},
@@ -241,8 +245,8 @@ def divergence_marks(record: RunRecord, subplots: list[int], horizontal: bool = 
 
 
 def joined(*parts: str) -> str:
-    """Subtitle lines, the empty ones left out, each wrapped to fit a narrow chart."""
-    return "<br>".join(wrap(part, SUBTITLE_CHARS) for part in parts if part)
+    """Subtitle lines, the empty ones left out (base_layout wraps each to fit a narrow chart)."""
+    return "<br>".join(part for part in parts if part)
 
 
 # --- argument checks ---------------------------------------------------------------------------

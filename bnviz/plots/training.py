@@ -153,7 +153,7 @@ def training_figure(record: RunRecord) -> go.Figure:
     # Three panels stacked, so each keeps a phone's full width; units in the panel titles, one x title.
     layout = base_layout(title, uirevision="training", hovermode="x unified", shapes=shapes, height=720,
                          subtitle=joined("gap: train-mode − eval-mode accuracy on the same test images", diverged),
-                         **grid(3, 1, ["loss", "accuracy (%)", "train − eval gap (percentage points)"], vgap=0.1,
+                         **grid(3, 1, ["loss", "accuracy (%)", "train − eval gap (pp)"], vgap=0.1,
                                 top=0.95))
     layout["xaxis3"]["title"] = {"text": "training step"}
     for axis in ("xaxis", "xaxis2"):
