@@ -4,7 +4,7 @@
 
 Starts the app on a loopback port, opens each page of tests/browser/layout.py:PAGES in headless Chromium,
 waits for its short training run to end, and writes docs/views-{desktop,phone}-N.png (view N of the seed
-CNN), docs/{desktop,phone}-PAGE.png and docs/lab.png. Prints each chart's text collisions (none expected).
+CNN), docs/{desktop,phone}-{microscope,theory}.png and docs/lab.png. Prints each chart's text collisions (none expected).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from bench.browser import CHROMIUM, CHROMIUM_FLAGS, serving_lab  # noqa: E402
 from layout import PAGES, VIEWPORTS, collisions, settle  # noqa: E402
 
 VIEWS_PAGE = "lab-seed_cnn"  # the page whose views are photographed one by one
+PHOTOGRAPHED = {VIEWS_PAGE, "microscope", "theory"}  # the other labs are measured only: docs/ stays ~3 MB
 # Streamlit scrolls its main area, not the window: a page is photographed whole in a viewport as tall as it.
 PAGE_HEIGHT = "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
 VIEW_BOX = r"""
@@ -73,7 +74,7 @@ def main():
                             box = page.evaluate(VIEW_BOX, number)
                             if box:
                                 page.screenshot(path=args.out / f"views-{size}-{number}.png", clip=box)
-                    else:
+                    elif name in PHOTOGRAPHED:
                         page.screenshot(path=args.out / f"{size}-{name}.png")
                     context.close()
         finally:

@@ -29,7 +29,7 @@ MAX_POINTS = 2000  # most points drawn per step series (see downsample_indices)
 FONT_SIZE = 15
 HINT_CHARS = 30  # a hint's line at most: fits a third of a desktop page, or a phone
 SUBTITLE_CHARS = 38  # a subtitle's line at most, for the same reason
-TITLE_CHARS = 30  # a title's line at most (18 px)
+TITLE_CHARS = 32  # a title's length at most (18 px): a longer one continues in the subtitle
 LEGEND_PX = 330  # the legend's width it is laid out for: a phone's chart
 DEFAULT_HEIGHT = 450  # plotly's height of a figure that sets none
 
@@ -66,14 +66,15 @@ def base_layout(title: str, uirevision: str, subtitle: str = "", **more) -> dict
     neither; the legend goes under the plot, where a legend that wraps to several rows pushes the margin
     instead of running into the title.
     """
-    title = "<br>".join(wrap(line, TITLE_CHARS) for line in title.split("<br>"))  # a long one wraps
+    title, rest = split_title(title)
+    subtitle = joined(rest, subtitle)
     title_spec = {"text": title, "x": 0, "xanchor": "left", "xref": "container", "y": 1, "yanchor": "top",
                   "yref": "container", "pad": {"t": MODEBAR_PX, "l": 8}, "font": {"size": 18}}
     if subtitle:
         subtitle = "<br>".join(wrap(line, SUBTITLE_CHARS) for line in subtitle.split("<br>"))
         title_spec["subtitle"] = {"text": subtitle, "font": {"size": FONT_SIZE - 1, "color": REFERENCE_COLOR}}
     # The toolbar's row, the title's lines, then each subtitle line.
-    top = MODEBAR_PX + 20 + 24 * (title.count("<br>") + 1) + 21 * (subtitle.count("<br>") + 1 if subtitle else 0)
+    top = MODEBAR_PX + 44 + 21 * (subtitle.count("<br>") + 1 if subtitle else 0)
     layout = {
         "template": _TEMPLATE, "title": title_spec,
         "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": top, "b": 56},
@@ -142,6 +143,23 @@ def figure(data: list[dict], layout: dict) -> go.Figure:
     """A Figure without plotly.py's validation of every property, which took 3-15x the time of building
     the spec (the tests run each view's figure through the validator instead), its legend given room."""
     return go.Figure({"data": data, "layout": legend_room(data, layout)}, _validate=False)
+
+
+def split_title(title: str, width: int = TITLE_CHARS) -> tuple[str, str]:
+    """A title too long for a phone, cut at its last ': ' or ', ' outside brackets (else at a space) within
+    `width` characters: (title, the rest, which leads the subtitle). Plotly grows a multi-line title
+    upwards, under the toolbar, so a title stays one line."""
+    if len(title) <= width:
+        return title, ""
+    depth, cut = 0, None
+    for i, char in enumerate(title[:width + 1]):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and title.startswith((": ", ", "), i) and i >= 8:
+            cut = i
+    if cut is None:
+        head = textwrap.wrap(title, width)[0]
+        return head, title[len(head):].strip()
+    return title[:cut], title[cut + 2:]
 
 
 def wrap(text: str, width: int = HINT_CHARS) -> str:

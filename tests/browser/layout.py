@@ -78,7 +78,7 @@ SETTLED = r"""
 """
 
 
-def settle(page, timeout_s: float = 60):
+def settle(page, timeout_s: float = 150):
     """Wait until the page's run has ended and its charts are drawn, then a moment for the last redraw."""
     page.wait_for_function(SETTLED, timeout=timeout_s * 1000, polling=250)
     page.wait_for_timeout(1500)
