@@ -63,8 +63,8 @@ def new_page(browser):
     """Open a page in a fresh browser context (no shared state: a new visitor) and wait until it is drawn."""
     contexts = []
 
-    def open_page(url: str, viewport: dict | None = None):
-        context = browser.new_context(viewport=viewport or {"width": 1500, "height": 1100})
+    def open_page(url: str):
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
         contexts.append(context)
         page = context.new_page()
         page.goto(url)
