@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 
 from bnviz.plots.robust import SMOOTHING, ema, log_range
 from bnviz.plots.style import (LAYER_COLORS, NO_EVALS_HINT, NO_SNAPSHOTS_HINT, NO_STEPS_HINT,
-                               REFERENCE_COLOR, axis_names, axis_refs, base_layout, divergence_marks,
+                               REFERENCE_COLOR, axis_refs, base_layout, divergence_marks,
                                downsample_indices, empty_figure, figure, finite, grid, joined, nice_ceiling,
                                positive, read, rgba, rolling, wrap)
 from bnviz.record import RunRecord
