@@ -25,6 +25,11 @@ class At:
     kind: str | None = None
     index: int = -1  # snapshot row; -1 is the latest
     channel: int | None = None  # None: all channels pooled
+    # How the figures read (the charts that use one list it in `follows`): a log density axis; the
+    # 0.5-99.5th percentile window (False: the full range); the gradient norms' EMA weight (0: raw).
+    log_scale: bool = False
+    robust: bool = True
+    smoothing: float = plots.SMOOTHING
 
 
 @dataclass(frozen=True)
@@ -45,7 +50,9 @@ class Chart:
     def placeholder(self, where: str = "", hint: str = PLACEHOLDER_HINT) -> go.Figure:
         """The empty, labelled chart shown before the first run; `where` names the site (and kind)."""
         title, x_title, y_title = self.axes
-        return plots.empty_figure(f"{where}: {title}" if where else title, hint, x_title, y_title)
+        if where:  # the place is the title, what it will show the subtitle: both fit a narrow chart
+            return plots.empty_figure(where, hint, x_title, y_title, subtitle=title)
+        return plots.empty_figure(title, hint, x_title, y_title)
 
     def places(self, sites: list[str]) -> list[At]:
         """Each place this chart takes on a page that shows `sites` ([At()] for a whole-run chart)."""
@@ -71,32 +78,39 @@ class View:
 
 VIEWS: tuple[View, ...] = (
     View(1, "histograms", "Pre vs post histograms", per_site=True, charts=(Chart(
-        "histograms", "Pre (blue) vs post (orange) at one step: normalization keeps post centred and scaled "
-                      "(mean 0, std 1 at init; later set by beta and gamma) wherever pre drifts.",
+        "histograms", "Pre (blue) vs post (orange) at one step, over the 0.5-99.5th percentile (◀ ▶ count what "
+                      "lies beyond). With normalization post starts as the dashed N(0, 1) (gamma 1, beta 0 at "
+                      "init), later shifted and scaled by beta and gamma, wherever pre drifts; ▲ marks a clipped "
+                      "spike, such as ReLU's zeros.",
         ("Pre vs post histograms", "activation value", "density"),
-        lambda r, at: plots.prepost_histogram_figure(r, at.site, at.index, at.channel),
-        follows=("channel", "index")),)),
+        lambda r, at: plots.prepost_histogram_figure(r, at.site, at.index, at.channel, log_y=at.log_scale,
+                                                     robust=at.robust),
+        follows=("channel", "index", "log_scale", "robust")),)),
     View(2, "percentiles", "Distribution over time", per_site=True, charts=(Chart(
         "percentiles", "Percentile bands over training: pre bands drift and widen as weights change; with "
                        "normalization the post bands stay put (BN paper Fig. 1b, c).",
         ("Distribution over training", "training step", "activation value"),
         lambda r, at: plots.percentile_bands_figure(r, at.site)),)),
     View(3, "heatmap", "Histograms over steps", per_site=True, charts=(Chart(
-        "heatmap", "Each row is one step's histogram: a tilted or widening ridge is drift; a bright column "
-                   "at 0 after ReLU is dead or saturated units.",
+        "heatmap", "Each row is one step's histogram (over the 0.5-99.5th percentile of all steps): a tilted or "
+                   "widening ridge is drift; a bright column at 0 after ReLU is dead or saturated units.",
         ("Histograms over training", "activation value", "training step"),
-        lambda r, at: plots.histogram_heatmap_figure(r, at.site, at.kind), per_kind=True),)),
+        lambda r, at: plots.histogram_heatmap_figure(r, at.site, at.kind, log_density=at.log_scale,
+                                                     robust=at.robust),
+        follows=("log_scale", "robust"), per_kind=True),)),
     View(4, "gradients", "Gradient norms", charts=(Chart(
-        "grad_norm", "Gradient norm per layer (log scale): lines that fall by orders of magnitude are "
-                     "vanishing gradients, that climb are exploding; normalization keeps them level.",
+        "grad_norm", "Gradient norm per layer (log scale, smoothed as TensorBoard does; raw faint, the head "
+                     "dashed): lines that fall by orders of magnitude are vanishing gradients, that climb are "
+                     "exploding; normalization keeps them level.",
         ("Gradient norm per layer", "training step", "gradient L2 norm (log)"),
-        lambda r, at: plots.grad_norm_figure(r)), Chart(
-        "update_ratio", "log10 of update size over weight size per layer: around -3 is healthy; far below, "
-                        "the layer barely learns; far above, it thrashes.",
+        lambda r, at: plots.grad_norm_figure(r, smoothing=at.smoothing, robust=at.robust),
+        follows=("smoothing", "robust")), Chart(
+        "update_ratio", "log10 of update size over weight size per layer: around -3 (dotted) is healthy; far "
+                        "below, the layer barely learns; far above, it thrashes.",
         ("Update:data ratio per layer", "training step", "log10(|ΔW| / |W|)"),
         lambda r, at: plots.update_ratio_figure(r)))),
     View(5, "training", "Loss and accuracy", charts=(Chart(
-        "training", "Loss and accuracy; the right panel is train-mode minus eval-mode accuracy on the same "
+        "training", "Loss and accuracy; the bottom panel is train-mode minus eval-mode accuracy on the same "
                     "images: a large gap means the running statistics do not match the batches (small batch, "
                     "momentum 0).",
         ("Loss and accuracy", "training step", "loss / accuracy"),
@@ -109,7 +123,7 @@ VIEWS: tuple[View, ...] = (
     View(7, "cost", "Cost per step", charts=(Chart(
         "cost", "Milliseconds per training step with a rolling median: normalization costs time; a climb "
                 "late in training points at denormal floats or a busy machine.",
-        ("Cost: ms per training step", "training step", "ms per step"),
+        ("Cost per training step", "training step", "ms per step"),
         lambda r, at: plots.cost_figure(r)),)),
 )
 VIEW_NUMBERS = tuple(view.number for view in VIEWS)

@@ -58,7 +58,11 @@ def assert_sane(at: AppTest):
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [figure["layout"]["title"]["text"] for figure in charts(at).values()]
+    """Each chart's title and subtitle as one line ("block1.norm at step 0: pre vs post, ...")."""
+    def line(title: dict) -> str:
+        subtitle = title.get("subtitle", {}).get("text")
+        return (title["text"] + (f": {subtitle}" if subtitle else "")).replace("<br>", " ")
+    return [line(figure["layout"]["title"]) for figure in charts(at).values()]
 
 
 def placeholders(at: AppTest) -> list[bool]:
@@ -169,7 +173,7 @@ def test_train_draws_every_view_from_the_run():
     assert_sane(at)
     titles = chart_titles(at)
     assert not any(placeholders(at))
-    assert any("block1.norm at step" in t for t in titles) and "Gradient norm per layer" in titles
+    assert any("block1.norm at step" in t for t in titles) and any(t.startswith("Gradient norm per layer") for t in titles)
     assert len(titles) == 3 + 3 + 6 + 2 + 1 + 3 + 1 + 1  # the mlp has 3 norm sites; + the sample digits
     record = lab(at).run.latest_record()
     assert record.config == lab(at).config and record.status == "finished" and len(record.steps) == 30

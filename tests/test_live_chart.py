@@ -74,7 +74,8 @@ def test_the_lab_falls_back_to_st_plotly_chart_when_plotly_js_cannot_be_served(m
     monkeypatch.setattr(live_chart, "plotly_js_url", lambda: None)
     at = AppTest.from_file(APP, default_timeout=60).run()
     assert not at.exception
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    specs = [json.loads(c.proto.spec)["layout"]["title"] for c in at.get("plotly_chart")]
+    titles = [t["text"] + (f": {t['subtitle']['text']}" if "subtitle" in t else "") for t in specs]
     assert titles == ["block1.norm: Pre vs post histograms", "block2.norm: Pre vs post histograms",
                       "Gradient norm per layer", "Update:data ratio per layer", "Test digits"]
     assert not at.get("bidi_component")

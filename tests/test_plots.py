@@ -54,7 +54,13 @@ def make_record(n_steps=30, n_snapshots=4, n_evals=2, bins=BINS, sites=SITES, la
 
 
 def annotation_texts(fig: go.Figure) -> str:
-    return " | ".join(a.text or "" for a in fig.layout.annotations)
+    return " | ".join(a.text or "" for a in fig.layout.annotations).replace("<br>", " ")
+
+
+def title_text(fig: go.Figure) -> str:
+    """The title and its subtitle as one line of words (subtitles wrap with <br>)."""
+    subtitle = fig.layout.title.subtitle.text or ""
+    return f"{fig.layout.title.text}: {subtitle}".replace("<br>", " ")
 
 
 ALL_VIEWS = {
@@ -103,7 +109,7 @@ def test_histogram_one_channel_uses_that_channels_counts_and_moments():
     np.testing.assert_allclose(np.asarray(post.y) / np.max(post.y), counts / counts.max(), rtol=1e-5)
     mean_line = next(t for t in fig.data if t.type == "scatter" and t.name.startswith("post mean"))
     assert mean_line.x[0] == pytest.approx(channel_mean)
-    assert "step 10" in fig.layout.title.text and "channel 2" in fig.layout.title.text
+    assert "step 10" in fig.layout.title.text and "channel 2" in title_text(fig)
 
 
 def test_histogram_of_a_constant_tensor_still_integrates_to_one():
@@ -158,21 +164,24 @@ def test_heatmap_rebinning_conserves_mass():
 # --- training views -------------------------------------------------------------------------------
 def test_grad_norm_has_one_trace_per_layer_with_the_input_values():
     record = make_record(n_steps=40)
-    fig = grad_norm_figure(record)
-    assert [t.name for t in fig.data] == LAYERS and fig.layout.yaxis.type == "log"
+    fig = grad_norm_figure(record, smoothing=0)  # raw norms only
+    assert sorted(t.name for t in fig.data) == sorted(LAYERS) and fig.layout.yaxis.type == "log"
+    assert fig.data[0].name == "head" and fig.data[0].line.dash == "dash"  # drawn first: under the others
     norms = record.steps["grad_norm"]
-    for j, trace in enumerate(fig.data):
-        np.testing.assert_allclose(trace.y, norms[:, j], rtol=1e-6)
+    for trace in fig.data:
+        np.testing.assert_allclose(trace.y, norms[:, LAYERS.index(trace.name)], rtol=1e-6)
         np.testing.assert_array_equal(trace.x, record.steps["step"])
 
 
 def test_update_ratio_is_log10_with_the_healthy_reference():
     ratios = np.tile([[0.0, 1e-3, 1e-2]], (4, 1))  # step 0 has no update yet
     fig = update_ratio_figure(make_record(n_snapshots=4, snapshots__update_ratio=ratios))
-    np.testing.assert_allclose(fig.data[1].y, -3.0, rtol=1e-6)
-    np.testing.assert_allclose(fig.data[2].y, -2.0, rtol=1e-6)
-    assert np.isnan(fig.data[0].y).all()
-    assert any(s.y0 == s.y1 == -3 for s in fig.layout.shapes)
+    by_name = {t.name: t for t in fig.data}
+    np.testing.assert_allclose(by_name["block2.conv"].y, -3.0, rtol=1e-6)
+    np.testing.assert_allclose(by_name["head"].y, -2.0, rtol=1e-6)
+    assert np.isnan(by_name["block1.conv"].y).all()
+    assert list(by_name["-3: healthy"].y) == [-3, -3]  # a legend entry: no text under the lines
+    assert not fig.layout.annotations
 
 
 @given(st.integers(1, 30_000), st.integers(2, 3_000))
@@ -212,7 +221,7 @@ def test_cost_rolling_median_ignores_a_slow_first_step():
     fig = cost_figure(make_record(n_steps=200, steps__ms_per_step=ms))
     median = next(t for t in fig.data if "median" in t.name)
     assert median.y[-1] == pytest.approx(10.0)
-    assert "median 10 ms" in fig.layout.title.text and fig.layout.yaxis.autorangeoptions.clipmax == 15
+    assert "median 10 ms" in title_text(fig) and fig.layout.yaxis.autorangeoptions.clipmax == 15
 
 
 def test_running_stats_show_the_supplied_batchnorm_values():
@@ -276,7 +285,7 @@ def test_diverged_run_marks_the_step_and_draws_nan_and_inf_as_gaps(view):
     marks = [s for s in fig.layout.shapes if s.line.color == "#CC0000"]
     at = [s.y0 if view == "heatmap" else s.x0 for s in marks]
     assert at and all(v == 29 for v in at)
-    assert "diverged at step 29" in annotation_texts(fig)
+    assert "diverged at step 29" in title_text(fig)
     if view == "grad_norm":
         assert np.isnan(fig.data[0].y[-1])
     assert fig.to_json()
@@ -309,7 +318,7 @@ def test_placeholders_cover_every_captioned_view():
     figures = [chart.placeholder("block1.norm") for chart in charts]
     assert all(chart.caption for chart in charts)
     assert all(not f.data and f.layout.xaxis.title.text for f in figures)
-    assert all(f.layout.title.text.startswith("block1.norm: ") for f in figures)
+    assert all(f.layout.title.text == "block1.norm" and f.layout.title.subtitle.text for f in figures)
     assert annotation_texts(empty_figure("t", "a hint")) == "a hint"
 
 

@@ -155,11 +155,13 @@ def test_bad_input_names_the_field_and_range(call, field):
 def test_figures_carry_the_data():
     fig = plots.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", log_x=True, marks={"m": 2})
     assert fig.layout.xaxis.type == "log" and list(fig.data[0].y) == [1.0, 2.0, 3.0]
-    assert fig.layout.shapes[0].y0 == 2
+    mark = next(t for t in fig.data if t.name == "m")  # a legend entry, not text lying on the data lines
+    assert list(mark.y) == [2, 2] and not fig.layout.annotations
     marked = plots.lines_figure("t", np.arange(3), {"a": np.array([1.0, 2.0, 3.0])}, "x", "y", x_marks={"v": 1.5})
     assert list(marked.data[1].x) == [1.5, 1.5] and list(marked.data[1].y) == [1.0, 3.0]
     values = np.random.default_rng(0).normal(size=500)
     hist = plots.samples_histogram_figure("h", {"v": values}, "x", marks={"m": 0.0}, bins=20)
+    assert list(next(t for t in hist.data if t.name == "m").x) == [0.0, 0.0]
     widths = np.asarray(hist.data[0].width)
     assert np.sum(np.asarray(hist.data[0].y) * widths) == pytest.approx(1.0)  # a density
     constant = plots.samples_histogram_figure("c", {"v": np.zeros(5)}, "x")  # one value: no zero-width bins

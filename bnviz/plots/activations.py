@@ -1,100 +1,22 @@
-"""Plots of what goes into (pre) and comes out of (post) a norm site: histograms, percentile bands, heatmaps."""
+"""Plots of what goes into (pre) and comes out of (post) a norm site over training: percentile bands, heatmaps."""
 
 from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
 
+from bnviz.plots.robust import TAIL, robust_window
 from bnviz.plots.style import (KIND_COLORS, KIND_COLORSCALES, KIND_LABELS, NO_SNAPSHOTS_HINT, axis_names,
-                               axis_refs, base_layout, check_channel, check_kind, check_site, divergence_marks,
-                               empty_figure, figure, finite, grid, read, read_arrays, rgba, snapshot_row)
+                               axis_refs, base_layout, check_kind, check_site, divergence_marks, empty_figure,
+                               figure, finite, grid, joined, read, read_arrays, rgba)
 from bnviz.record import KINDS, PERCENTILES, RunRecord, column_key
 
 VALUE_TITLE = "activation value"
-DENSITY_TITLE = "density (fraction per unit value)"
 HEATMAP_COLUMNS = 96  # common value grid of the heatmap
 # TensorBoard's distribution bands (inner bands darker) and the BN paper's 15th/85th percentiles.
 BANDS = ((7, 93, 0.14), (16, 84, 0.24), (31, 69, 0.36))
 PAPER_LINES = (15, 85)
 _COLUMN = {p: i for i, p in enumerate(PERCENTILES)}
-
-
-def drawable_edges(edges: np.ndarray) -> np.ndarray | None:
-    """Histogram edges ready to draw: None when not finite; a constant tensor (lo == hi), whose values
-    the recorder puts in bin 0, is drawn over [lo, lo + 1] so its bars have a width."""
-    if not np.all(np.isfinite(edges)):
-        return None
-    if edges[-1] <= edges[0]:
-        return np.linspace(edges[0], edges[0] + 1.0, len(edges))
-    return edges
-
-
-def prepost_histogram_figure(record: RunRecord, site: str, snapshot_index: int = -1,
-                     channel: int | None = None) -> go.Figure:
-    """Pre and post histograms of one norm site at one snapshot, overlaid on one value axis.
-
-    Bars are densities (counts / (total * bin width)) so pre and post, binned over different ranges,
-    compare; each integrates to 1. Vertical lines mark the mean (solid) and mean +- std (dotted), of all
-    values or, with `channel`, of that channel (channel_mean / channel_std).
-    """
-    check_site(record, site)
-    check_channel(record, site, channel)
-    which = f"all {record.sites[site]} channels" if channel is None else f"channel {channel}"
-    if not len(record.snapshots):
-        return empty_figure(f"{site}: pre vs post ({which})", NO_SNAPSHOTS_HINT, VALUE_TITLE, DENSITY_TITLE)
-    prefix = "" if channel is None else "channel_"
-    names = [column_key(site, kind, name) for kind in KINDS for name in (prefix + "mean", prefix + "std", "nonfinite")]
-    steps, *columns = read(record.snapshots, "step", *names)
-    hists = [record.hist(site, kind, channel) for kind in KINDS]
-    row = snapshot_row(min(len(steps), *(len(counts) for _, counts in hists)), snapshot_index)
-    step = int(steps[row])
-    bars, moments, notes = [], [], []
-    for (edges, counts), kind, (means, stds, nonfinites) in zip(hists, KINDS, (columns[:3], columns[3:])):
-        edges, counts, nonfinite = drawable_edges(edges[row]), counts[row], int(nonfinites[row])
-        if nonfinite:
-            notes.append(f"{kind}: {nonfinite} non-finite values left out")
-        if edges is None or counts.sum() == 0:
-            notes.append(f"{kind}: no finite values")
-            continue
-        widths = np.diff(edges)
-        density = counts / (counts.sum() * widths)
-        mean, std = (float(m[row] if channel is None else m[row, channel]) for m in (means, stds))
-        # One legend entry per kind, with its moments: four entries wrap into the title on a narrow chart.
-        bars.append({"type": "bar", "x": edges[:-1] + widths / 2, "y": density, "width": widths,
-                     "name": f"{KIND_LABELS[kind]}: {_moments_text(mean, std)}", "legendgroup": kind, "opacity": 0.55,
-                     "marker": {"color": KIND_COLORS[kind], "line": {"width": 0}},
-                     "hovertemplate": f"{kind}<br>value %{{x:.3g}}<br>density %{{y:.3g}}<extra></extra>"})
-        moments.append((kind, mean, std, density.max()))
-    top = 1.08 * max((m[3] for m in moments), default=1.0)
-    lines = [line for kind, mean, std, _ in moments for line in _moment_lines(kind, mean, std, top)]
-    layout = base_layout(f"{site} at step {step}: pre vs post ({which})", uirevision=f"hist:{site}:{channel}",
-                         barmode="overlay", bargap=0, hovermode="closest",
-                         xaxis={"title": {"text": VALUE_TITLE}}, yaxis={"title": {"text": DENSITY_TITLE}})
-    if notes:
-        layout["annotations"] = [{"text": "; ".join(notes), "x": 0, "y": 1, "xref": "paper", "yref": "paper",
-                                  "xanchor": "left", "yanchor": "top", "showarrow": False}]
-    return figure(bars + lines, layout)
-
-
-def _moment_lines(kind: str, mean: float, std: float, top: float) -> list[dict]:
-    """Vertical lines at mean (solid) and mean +- std (dotted) from 0 to `top` density."""
-    if not (np.isfinite(mean) and np.isfinite(std)):
-        return []
-    color = KIND_COLORS[kind]
-    common = {"type": "scatter", "mode": "lines", "legendgroup": kind, "hoverinfo": "skip", "showlegend": False}
-    nan = np.nan
-    return [{**common, "x": [mean, mean], "y": [0, top], "line": {"color": color, "width": 3},
-             "name": f"{kind} {_moments_text(mean, std)}"},
-            {**common, "x": [mean - std, mean - std, nan, mean + std, mean + std], "y": [0, top, nan, 0, top],
-             "line": {"color": color, "width": 2, "dash": "dot"}, "name": f"{kind} mean +- std"}]
-
-
-def _moments_text(mean: float, std: float) -> str:
-    """'mean 0.00, std 1.01', the mean rounded at the std's scale: a normalized mean of -1e-16 reads as 0.00."""
-    if not (np.isfinite(mean) and np.isfinite(std)):
-        return f"mean {mean:.3g}, std {std:.3g}"
-    decimals = max(0, 2 - int(np.floor(np.log10(std)))) if std > 0 else 3
-    return f"mean {round(mean, decimals) + 0.0:.{decimals}f}, std {std:.3g}"
 
 
 def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
@@ -104,10 +26,10 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
     for a normal) around the median line; dashed lines are the BN paper's 15th and 85th (Fig. 1b, c).
     """
     check_site(record, site)
-    titles = [KIND_LABELS[kind] for kind in KINDS]
+    titles = list(KINDS)
+    subtitle = "percentiles of pre (norm input) and post (output)"
     if not len(record.snapshots):
-        return empty_figure(f"{site}: distribution over training", NO_SNAPSHOTS_HINT, "training step",
-                            VALUE_TITLE)
+        return empty_figure(f"{site} over training", NO_SNAPSHOTS_HINT, "training step", VALUE_TITLE, subtitle=subtitle)
     steps, *percentiles = read(record.snapshots, "step", *(column_key(site, kind, "percentiles") for kind in KINDS))
     steps = steps.astype(np.float64)
     mode = "lines" if len(steps) > 1 else "lines+markers"  # a single snapshot still shows
@@ -133,13 +55,12 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
         data.append({"type": "scatter", "x": steps, "y": q[:, _COLUMN[50]], "mode": mode,
                      "line": {"color": color, "width": 3}, "name": "median", "legendgroup": "median",
                      "hovertemplate": f"{kind} p50: %{{y:.3g}}<extra></extra>", **on_axes})
-    layout = base_layout(f"{site}: distribution over training", uirevision=f"bands:{site}",
-                         hovermode="x unified", **grid(1, 2, titles))
+    shapes, diverged = divergence_marks(record, [1, 2])
+    layout = base_layout(f"{site} over training", uirevision=f"bands:{site}", subtitle=joined(subtitle, diverged),
+                         hovermode="x unified", shapes=shapes, **grid(1, 2, titles, hgap=0.22, top=0.92))
     for index in (1, 2):
         layout[axis_names(index)[0]]["title"] = {"text": "training step"}
     layout["yaxis"]["title"] = {"text": VALUE_TITLE}  # the right panel's would run into the left one
-    layout["shapes"], marks = divergence_marks(record, [1, 2])
-    layout["annotations"] += marks
     return figure(data, layout)
 
 
@@ -172,37 +93,61 @@ def rebin_histograms(edges: np.ndarray, counts: np.ndarray, grid_edges: np.ndarr
     return mass
 
 
-def histogram_heatmap_figure(record: RunRecord, site: str, kind: str) -> go.Figure:
+def heatmap_window(edges: np.ndarray, counts: np.ndarray, robust: bool = True, tail: float = TAIL) -> tuple[float, float]:
+    """The value range of the heatmap: the union over snapshots of each one's robust window (or full range)."""
+    ok = np.all(np.isfinite(edges), axis=1) & (counts.sum(axis=1) > 0)
+    if not ok.any():
+        return 0.0, 1.0
+    spans = [(e[first], e[stop]) for e, c in zip(edges[ok], counts[ok])
+             for first, stop in [robust_window(c, tail) if robust else (0, len(c))]]
+    lo, hi = float(min(s[0] for s in spans)), float(max(s[1] for s in spans))
+    return (lo, hi) if hi > lo else (lo, lo + 1.0)
+
+
+def histogram_heatmap_figure(record: RunRecord, site: str, kind: str, log_density: bool = False,
+                             robust: bool = True) -> go.Figure:
     """Histograms over training as a heatmap (TensorBoard's "offset" view): x value, y step, color density.
 
-    Every snapshot is re-binned onto one grid of HEATMAP_COLUMNS cells spanning all snapshots' ranges,
-    and each row is a density (integrates to 1). The color scale stops at the 95th percentile of the
-    densities so a spike (ReLU's zeros) does not wash out the rest; hover shows the true value.
+    Every snapshot is re-binned onto one grid of HEATMAP_COLUMNS cells over the union of the snapshots'
+    robust windows (`robust`; else their full ranges). Each row is the density of all that step's values,
+    so the share a row leaves outside the window is missing from its integral, and the subtitle says how
+    much at most. The color scale stops at the 95th percentile of the densities so a spike (ReLU's zeros)
+    does not wash out the rest (`log_density`: log10 colors instead); hover shows the true value.
     """
     check_site(record, site)
     check_kind(kind)
-    title = f"{site} {KIND_LABELS[kind]}: histograms over training"
+    title, subtitle = f"{site} {KIND_LABELS[kind].replace('norm ', '')}", "histograms over training"
     if not len(record.snapshots):
-        return empty_figure(title, NO_SNAPSHOTS_HINT, VALUE_TITLE, "training step")
+        return empty_figure(title, NO_SNAPSHOTS_HINT, VALUE_TITLE, "training step", subtitle=subtitle)
     edges, counts = record.hist(site, kind)
     steps, edges, counts = read_arrays(record.snapshots["step"], edges, counts)
-    ok = np.all(np.isfinite(edges), axis=1)
-    lo = float(edges[ok, 0].min()) if ok.any() else 0.0
-    hi = float(edges[ok, -1].max()) if ok.any() else 1.0
-    grid_edges = np.linspace(lo, hi if hi > lo else lo + 1.0, HEATMAP_COLUMNS + 1)
+    lo, hi = heatmap_window(edges, counts, robust)
+    grid_edges = np.linspace(lo, hi, HEATMAP_COLUMNS + 1)
     mass = rebin_histograms(edges, counts, grid_edges)
-    total = mass.sum(axis=1, keepdims=True)
+    total = counts.sum(axis=1, keepdims=True).astype(np.float64)
     cell = grid_edges[1] - grid_edges[0]
     with np.errstate(invalid="ignore", divide="ignore"):
         density = np.where(total > 0, mass / (total * cell), np.nan)
+        hidden = np.nanmax(1 - mass.sum(axis=1) / total[:, 0]) if (total > 0).any() else 0.0
+    if hidden > 5e-4:
+        subtitle += f"<br>off-axis: at most {hidden:.1%} of a step's values"  # wrapped by base_layout
     shown = density[density > 0]
+    z = density
+    colorbar = {"title": {"text": "density"}, "thickness": 14}
+    if log_density:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = np.where(density > 0, np.log10(density), np.nan)
+        zmin, zmax = (float(np.percentile(np.log10(shown), q)) for q in (1, 99.5)) if shown.size else (0.0, 1.0)
+        colorbar = {"title": {"text": "log10 density"}, "thickness": 14}
+    else:
+        zmin, zmax = 0.0, float(np.percentile(shown, 95)) if shown.size else 1.0
     heatmap = {"type": "heatmap", "x": (grid_edges[:-1] + grid_edges[1:]) / 2,
-               "y": steps.astype(np.float64), "z": density.astype(np.float32),
-               "colorscale": KIND_COLORSCALES[kind], "zmin": 0,
-               "zmax": float(np.percentile(shown, 95)) if shown.size else 1.0,
-               "colorbar": {"title": {"text": "density"}, "thickness": 14},
-               "hovertemplate": "value %{x:.3g}<br>step %{y}<br>density %{z:.3g}<extra></extra>"}
-    layout = base_layout(title, uirevision=f"heatmap:{site}:{kind}", hovermode="closest",
-                         xaxis={"title": {"text": VALUE_TITLE}}, yaxis={"title": {"text": "training step"}})
-    layout["shapes"], layout["annotations"] = divergence_marks(record, [1], horizontal=True)
+               "y": steps.astype(np.float64), "z": z.astype(np.float32), "customdata": density.astype(np.float32),
+               "colorscale": KIND_COLORSCALES[kind], "zmin": zmin, "zmax": zmax, "colorbar": colorbar,
+               "hovertemplate": "value %{x:.3g}<br>step %{y}<br>density %{customdata:.3g}<extra></extra>"}
+    shapes, diverged = divergence_marks(record, [1], horizontal=True)
+    layout = base_layout(title, uirevision=f"heatmap:{site}:{kind}:{log_density}:{robust}",
+                         subtitle=joined(subtitle, diverged), shapes=shapes,
+                         hovermode="closest", xaxis={"title": {"text": VALUE_TITLE}, "range": [lo, hi]},
+                         yaxis={"title": {"text": "training step"}})
     return figure([heatmap], layout)

@@ -8,13 +8,15 @@ import numpy as np
 import plotly.graph_objects as go
 
 from bnviz.batchnorm import post_std
-from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
+from bnviz.plots.histograms import Hist, look_figure, moments_text
+from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout, legend_room
 
 if TYPE_CHECKING:  # bnviz.microscope needs torch; these figures only read the Look's numpy arrays
     from bnviz.microscope import Look
 
 LABELS = {"pre": "pre (norm input)", "post": "post, train mode (batch stats)",
           "eval": "post, eval mode (running stats)"}
+SHORT = {"pre": "pre", "post": "post, train mode", "eval": "post, eval mode"}  # legends fit a phone
 COLORS = {"pre": PRE_COLOR, "post": POST_COLOR, "eval": RUNNING_COLOR}
 
 
@@ -22,22 +24,14 @@ def _which(look: Look) -> str:
     return "all channels" if look.channel is None else f"channel {look.channel}"
 
 
-def look_histograms_figure(look: Look, kinds: tuple[str, ...], title: str) -> go.Figure:
-    """Overlaid histograms (densities on shared bins) with each one's mean marked."""
-    centers, widths = (look.edges[:-1] + look.edges[1:]) / 2, np.diff(look.edges)
-    data, shapes = [], []
-    for kind in kinds:
-        counts = look.counts[kind]
-        density = counts / max(1, counts.sum()) / widths
-        mean, std = look.stats[kind]
-        data.append(go.Bar(x=centers, y=density, width=widths, name=f"{LABELS[kind]}: mean {mean:.3g}, std {std:.3g}",
-                           marker={"color": COLORS[kind], "line": {"width": 0}}, opacity=0.55))
-        shapes.append({"type": "line", "x0": mean, "x1": mean, "y0": 0, "y1": 1, "yref": "paper",
-                       "line": {"color": COLORS[kind], "width": 3}})
-    layout = base_layout(f"{look.site}, {_which(look)}: {title}", uirevision=f"micro:{title}", barmode="overlay",
-                         bargap=0, shapes=shapes, height=420, xaxis={"title": {"text": "activation value"}},
-                         yaxis={"title": {"text": "density"}})
-    return go.Figure(data, layout)
+def look_histograms_figure(look: Look, kinds: tuple[str, ...], title: str, log_y: bool = False,
+                           robust: bool = True, normal: bool = True) -> go.Figure:
+    """Overlaid histograms (densities on shared bins) with each one's mean and std marked, in the lab's
+    treatment (plots.histograms.overlay): robust window, log-y option, N(0, 1) over train-mode post."""
+    hists = [Hist(kind, f"{SHORT[kind]}: {moments_text(*look.stats[kind])}", COLORS[kind], look.edges,
+                  np.asarray(look.counts[kind]), *map(float, look.stats[kind])) for kind in kinds]
+    return look_figure([h for h in hists if h.counts.sum() > 0], f"{look.site}: {title}", _which(look),
+                       f"micro:{title}", robust=robust, log_y=log_y, normal=normal and "post" in kinds)
 
 
 def eps_figure(look: Look) -> go.Figure:
@@ -62,10 +56,10 @@ def eps_figure(look: Look) -> go.Figure:
     if look.eps > 0:  # a trace, not a shape: plain data coordinates on the log axis
         data.append(go.Scatter(x=[look.eps, look.eps], y=[0, 1.05], mode="lines", name=f"eps = {look.eps:g}",
                                line={"color": REFERENCE_COLOR, "width": 2}))
-    layout = base_layout(f"{look.site}: where eps bites (each dot is a channel)", uirevision="micro:eps",
+    layout = base_layout(f"{look.site}: where eps bites", uirevision="micro:eps", subtitle="each dot is a channel",
                          height=420, xaxis={"type": "log", "title": {"text": "batch variance of pre (log)"}},
                          yaxis={"title": {"text": "std of post"}, "rangemode": "tozero"})
-    return go.Figure(data, layout)
+    return go.Figure(data, legend_room(data, layout))
 
 
 def means_figure(look: Look) -> go.Figure:
@@ -76,6 +70,7 @@ def means_figure(look: Look) -> go.Figure:
     if look.running_mean is not None:
         data.append(go.Scatter(x=channels, y=look.running_mean, mode="markers", name="running mean (eval mode)",
                                marker={"color": RUNNING_COLOR, "size": 10, "symbol": "diamond-open"}))
-    layout = base_layout(f"{look.site}: the mean each mode subtracts", uirevision="micro:means", height=420,
+    layout = base_layout(f"{look.site}: means", uirevision="micro:means", subtitle="the mean each mode subtracts",
+                         height=420,
                          xaxis={"title": {"text": "channel"}}, yaxis={"title": {"text": "mean of pre"}})
-    return go.Figure(data, layout)
+    return go.Figure(data, legend_room(data, layout))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 
 import numpy as np
@@ -26,6 +27,11 @@ LAYER_COLORS = ("#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#444444", "#882255"
 
 MAX_POINTS = 2000  # most points drawn per step series (see downsample_indices)
 FONT_SIZE = 15
+HINT_CHARS = 30  # a hint's line at most: fits a third of a desktop page, or a phone
+SUBTITLE_CHARS = 38  # a subtitle's line at most, for the same reason
+TITLE_CHARS = 32  # a title's length at most (18 px): a longer one continues in the subtitle
+LEGEND_PX = 330  # the legend's width it is laid out for: a phone's chart
+DEFAULT_HEIGHT = 450  # plotly's height of a figure that sets none
 
 # Hints of charts with nothing to draw yet.
 NO_STEPS_HINT = "No training steps yet: press Train and this chart fills in live."
@@ -36,8 +42,11 @@ NO_EVALS_HINT = (f"No evaluation yet: test accuracy is measured every eval_every
 # A small explicit template: building plotly's named templates costs ~10 ms per figure.
 _TEMPLATE = {"layout": {
     "paper_bgcolor": "white", "plot_bgcolor": "white", "colorway": list(LAYER_COLORS),
-    "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside"},
-    "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside"},
+    # automargin: the axis title keeps a standoff from the tick labels instead of touching them.
+    "xaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside",
+              "automargin": True, "title": {"standoff": 6}},
+    "yaxis": {"gridcolor": "#e6e6e6", "linecolor": "#888888", "zerolinecolor": "#bbbbbb", "ticks": "outside",
+              "automargin": True},
 }}
 
 
@@ -47,14 +56,29 @@ def rgba(color: str, alpha: float) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-def base_layout(title: str, uirevision: str, **more) -> dict:
-    """Projector-friendly layout; `uirevision` keeps the user's zoom across live refreshes of one view."""
+MODEBAR_PX = 34  # the toolbar's row at the top right: titles start below it, so it never covers them
+
+
+def base_layout(title: str, uirevision: str, subtitle: str = "", **more) -> dict:
+    """Projector-friendly layout; `uirevision` keeps the user's zoom across live refreshes of one view.
+
+    The title sits below the toolbar's row, with the detail in a smaller subtitle so a narrow chart cuts
+    neither; the legend goes under the plot, where a legend that wraps to several rows pushes the margin
+    instead of running into the title.
+    """
+    title, rest = split_title(title)
+    subtitle = joined(rest, subtitle)
+    title_spec = {"text": title, "x": 0, "xanchor": "left", "xref": "container", "y": 1, "yanchor": "top",
+                  "yref": "container", "pad": {"t": MODEBAR_PX, "l": 8}, "font": {"size": 18}}
+    if subtitle:
+        subtitle = "<br>".join(wrap(line, SUBTITLE_CHARS) for line in subtitle.split("<br>"))
+        title_spec["subtitle"] = {"text": subtitle, "font": {"size": FONT_SIZE - 1, "color": REFERENCE_COLOR}}
+    # The toolbar's row, the title's lines, then each subtitle line.
+    top = MODEBAR_PX + 44 + 21 * (subtitle.count("<br>") + 1 if subtitle else 0)
     layout = {
-        "template": _TEMPLATE, "title": {"text": title, "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top",
-                                        "yref": "container", "font": {"size": 19}},
-        # Room for the title above the legend, which may wrap to two rows on a narrow chart.
-        "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": 115, "b": 56},
-        "legend": {"orientation": "h", "x": 1, "xanchor": "right", "y": 1.02, "yanchor": "bottom"},
+        "template": _TEMPLATE, "title": title_spec,
+        "font": {"size": FONT_SIZE}, "margin": {"l": 70, "r": 20, "t": top, "b": 56},
+        "legend": {"orientation": "h", "x": 0, "xanchor": "left", "y": 0, "yref": "container", "yanchor": "bottom"},
         "uirevision": uirevision, "hoverlabel": {"font": {"size": FONT_SIZE}},
     }
     layout.update(more)
@@ -87,7 +111,7 @@ def grid(rows: int, cols: int, titles: list[str], hgap: float = 0.09, vgap: floa
         x0, cell_top = col * (width + hgap), top - row * (height + vgap)
         (xaxis, yaxis), (x, y) = axis_names(index), axis_refs(index)
         layout[xaxis] = {"domain": [x0, x0 + width], "anchor": y}
-        layout[yaxis] = {"domain": [cell_top - height, cell_top], "anchor": x}
+        layout[yaxis] = {"domain": [max(0.0, cell_top - height), cell_top], "anchor": x}  # no -1e-16
         if index <= len(titles):
             annotations.append({"text": f"<b>{titles[index - 1]}</b>", "x": x0 + width / 2, "y": cell_top,
                                 "xref": "paper", "yref": "paper", "xanchor": "center", "yanchor": "bottom",
@@ -96,19 +120,59 @@ def grid(rows: int, cols: int, titles: list[str], hgap: float = 0.09, vgap: floa
     return layout
 
 
+def legend_room(data: list, layout: dict) -> dict:
+    """The layout with its bottom margin and height grown by the rows the legend takes on a phone-wide chart.
+
+    A horizontal plotly legend that does not fit one row lays its entries out in columns as wide as the
+    widest; left to plotly's automatic margins it then lies over the x axis's ticks and title. The rows are
+    counted for LEGEND_PX of width, so the legend fits on a phone (a wider chart has room to spare).
+    """
+    entry = (lambda t: t.get("name") if t.get("showlegend", True) is not False else None)
+    names = {n for t in data if (n := entry(t if isinstance(t, dict) else t.to_plotly_json()))}
+    if not names or layout.get("showlegend") is False:
+        return layout
+    widest = 44 + 7.6 * max(len(n) for n in names)  # swatch and gap, then ~7.6 px per character at 15 px
+    rows = math.ceil(len(names) / max(1, int(LEGEND_PX // widest))) if 44 + sum(44 + 7.6 * len(n) for n in names) > LEGEND_PX else 1
+    extra = 26 * rows + 8
+    margin = {**layout.get("margin", {})}
+    margin["b"] = margin.get("b", 56) + extra
+    return {**layout, "margin": margin, "height": (layout.get("height") or DEFAULT_HEIGHT) + extra}
+
+
 def figure(data: list[dict], layout: dict) -> go.Figure:
     """A Figure without plotly.py's validation of every property, which took 3-15x the time of building
-    the spec. The tests
-    run each view's figure through the validator instead."""
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+    the spec (the tests run each view's figure through the validator instead), its legend given room."""
+    return go.Figure({"data": data, "layout": legend_room(data, layout)}, _validate=False)
 
 
-def empty_figure(title: str, hint: str, x_title: str = "", y_title: str = "") -> go.Figure:
+def split_title(title: str, width: int = TITLE_CHARS) -> tuple[str, str]:
+    """A title too long for a phone, cut at its last ': ' or ', ' outside brackets (else at a space) within
+    `width` characters: (title, the rest, which leads the subtitle). Plotly grows a multi-line title
+    upwards, under the toolbar, so a title stays one line."""
+    if len(title) <= width:
+        return title, ""
+    depth, cut = 0, None
+    for i, char in enumerate(title[:width + 1]):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and title.startswith((": ", ", "), i) and i >= 8:
+            cut = i
+    if cut is None:
+        head = textwrap.wrap(title, width)[0]
+        return head, title[len(head):].strip()
+    return title[:cut], title[cut + 2:]
+
+
+def wrap(text: str, width: int = HINT_CHARS) -> str:
+    """Text broken into lines of at most `width` characters (plotly never wraps text on its own)."""
+    return "<br>".join(textwrap.wrap(text, width))
+
+
+def empty_figure(title: str, hint: str, x_title: str = "", y_title: str = "", subtitle: str = "") -> go.Figure:
     """An empty chart with its axes named and a centered hint, so a page is never blank."""
-    layout = base_layout(title, uirevision="empty")
+    layout = base_layout(title, uirevision="empty", subtitle=subtitle)
     layout["xaxis"] = {"title": {"text": x_title}, "showticklabels": False, "zeroline": False}
     layout["yaxis"] = {"title": {"text": y_title}, "showticklabels": False, "zeroline": False}
-    layout["annotations"] = [{"text": hint, "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
+    layout["annotations"] = [{"text": wrap(hint), "x": 0.5, "y": 0.5, "xref": "paper", "yref": "paper",
                               "showarrow": False, "font": {"size": FONT_SIZE + 2, "color": REFERENCE_COLOR}}]
     return figure([], layout)
 
@@ -179,15 +243,15 @@ def divergence_step(record: RunRecord) -> int | None:
     return int(record.steps["step"][-1]) if len(record.steps) else None
 
 
-def divergence_marks(record: RunRecord, subplots: list[int], horizontal: bool = False) -> tuple[list, list]:
-    """Shapes and annotations marking the divergence step on the given subplots (vertical line at
-    x = step; horizontal at y = step where steps run up the y axis). Empty when the run did not diverge.
-    """
+def divergence_marks(record: RunRecord, subplots: list[int], horizontal: bool = False) -> tuple[list, str]:
+    """Lines marking the divergence step on the given subplots (vertical at x = step; horizontal at
+    y = step where steps run up the y axis), and the words for the subtitle: text inside a panel would
+    cross the lines or the next panel's axis title. Empty when the run did not diverge."""
     step = divergence_step(record)
     if step is None:
-        return [], []
-    shapes, annotations = [], []
-    for n, index in enumerate(subplots):
+        return [], ""
+    shapes = []
+    for index in subplots:
         x, y = axis_refs(index)
         line = {"type": "line", "line": {"color": DIVERGED_COLOR, "width": 2, "dash": "dash"}}
         if horizontal:
@@ -195,14 +259,12 @@ def divergence_marks(record: RunRecord, subplots: list[int], horizontal: bool = 
         else:
             line.update(xref=x, x0=step, x1=step, yref=f"{y} domain", y0=0, y1=1)
         shapes.append(line)
-        if n == 0:
-            where = ({"xref": f"{x} domain", "x": 1, "xanchor": "right", "yref": y, "y": step,
-                      "yanchor": "bottom"} if horizontal else
-                     {"xref": x, "x": step, "xanchor": "right", "yref": f"{y} domain", "y": 1,
-                      "yanchor": "top"})
-            annotations.append({"text": f"diverged at step {step}", "showarrow": False,
-                                "font": {"color": DIVERGED_COLOR}, **where})
-    return shapes, annotations
+    return shapes, f"diverged at step {step} (red dashes)"
+
+
+def joined(*parts: str) -> str:
+    """Subtitle lines, the empty ones left out (base_layout wraps each to fit a narrow chart)."""
+    return "<br>".join(part for part in parts if part)
 
 
 # --- argument checks ---------------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout
+from bnviz.plots.style import POST_COLOR, PRE_COLOR, REFERENCE_COLOR, RUNNING_COLOR, base_layout, legend_room
 
 COLORS = (PRE_COLOR, POST_COLOR, RUNNING_COLOR, "#CC79A7", "#E69F00")
 
@@ -21,16 +21,16 @@ def lines_figure(title: str, x: np.ndarray, lines: dict[str, np.ndarray], x_titl
     data += [go.Scatter(x=[v, v], y=[low, high], name=name, mode="lines", hoverinfo="name",
                         line={"width": 2, "dash": "dot", "color": REFERENCE_COLOR})
              for name, v in (x_marks or {}).items()]
-    shapes = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": y, "y1": y,
-               "line": {"color": REFERENCE_COLOR, "dash": "dash", "width": 2}} for y in (marks or {}).values()]
-    notes = [{"text": name, "xref": "paper", "x": 1, "xanchor": "right", "y": y, "yanchor": "bottom",
-              "showarrow": False, "font": {"color": REFERENCE_COLOR}} for name, y in (marks or {}).items()]
-    layout = base_layout(title, uirevision=title, height=380, shapes=shapes, annotations=notes,
+    # Reference lines are legend entries, not text on the chart, where they would lie on the data lines.
+    data += [go.Scatter(x=[x[0], x[-1]], y=[v, v], name=name, mode="lines", hoverinfo="name",
+                        line={"width": 2, "dash": "dash", "color": REFERENCE_COLOR})
+             for name, v in (marks or {}).items()]
+    layout = base_layout(title, uirevision=title, height=380,
                          xaxis={"title": {"text": x_title}, "type": "log" if log_x else "linear"},
                          yaxis={"title": {"text": y_title}})
-    if len(data) > 2:  # a long legend goes under the chart, clear of the title
-        layout.update(height=440, legend={"orientation": "h", "x": 0, "y": -0.22, "yanchor": "top"})
-    return go.Figure(data, layout)
+    if len(data) > 2:  # room for a legend of several rows under the chart
+        layout.update(height=440)
+    return go.Figure(data, legend_room(data, layout))
 
 
 def samples_histogram_figure(title: str, samples: dict[str, np.ndarray], x_title: str,
@@ -42,12 +42,10 @@ def samples_histogram_figure(title: str, samples: dict[str, np.ndarray], x_title
     data = [go.Bar(x=(edges[:-1] + edges[1:]) / 2, y=np.histogram(v, edges, density=True)[0], width=np.diff(edges),
                    name=name, opacity=0.6, marker={"color": COLORS[i % len(COLORS)], "line": {"width": 0}})
             for i, (name, v) in enumerate(samples.items())]
-    shapes = [{"type": "line", "yref": "paper", "y0": 0, "y1": 1, "x0": x, "x1": x,
-               "line": {"color": COLORS[(len(samples) + i) % len(COLORS)], "width": 3, "dash": "dash"}}
-              for i, x in enumerate((marks or {}).values())]
-    notes = [{"text": name, "yref": "paper", "y": 1, "x": x, "xanchor": ("left", "right")[i % 2], "showarrow": False,
-              "font": {"color": COLORS[(len(samples) + i) % len(COLORS)]}}
+    top = max((float(np.max(bar.y)) for bar in data), default=1.0)
+    data += [go.Scatter(x=[x, x], y=[0, top], name=name, mode="lines", hoverinfo="name",
+                        line={"color": COLORS[(len(samples) + i) % len(COLORS)], "width": 3, "dash": "dash"})
              for i, (name, x) in enumerate((marks or {}).items())]
-    layout = base_layout(title, uirevision=title, height=380, barmode="overlay", bargap=0, shapes=shapes,
-                         annotations=notes, xaxis={"title": {"text": x_title}}, yaxis={"title": {"text": "density"}})
-    return go.Figure(data, layout)
+    layout = base_layout(title, uirevision=title, height=380, barmode="overlay", bargap=0,
+                         xaxis={"title": {"text": x_title}}, yaxis={"title": {"text": "density"}})
+    return go.Figure(data, legend_room(data, layout))

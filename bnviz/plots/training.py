@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import plotly.graph_objects as go
 
+from bnviz.plots.robust import SMOOTHING, ema, log_range
 from bnviz.plots.style import (LAYER_COLORS, NO_EVALS_HINT, NO_SNAPSHOTS_HINT, NO_STEPS_HINT,
-                               REFERENCE_COLOR, axis_names, axis_refs, base_layout, divergence_marks,
-                               downsample_indices, empty_figure, figure, finite, grid, nice_ceiling, positive,
-                               read, rgba, rolling)
+                               REFERENCE_COLOR, axis_refs, base_layout, divergence_marks,
+                               downsample_indices, empty_figure, figure, finite, grid, joined, nice_ceiling,
+                               positive, read, rgba, rolling, wrap)
 from bnviz.record import RunRecord
 
 SMOOTH_STEPS = 20  # trailing moving average of the (noisy) per-batch loss and accuracy
@@ -18,6 +17,7 @@ COST_WINDOW = 50  # trailing rolling median of ms per step
 HEALTHY_UPDATE_RATIO = -3.0  # log10 update:data ratio Karpathy calls healthy (makemore part 3)
 # Not pre/post blue and orange: those mean the norm's input and output in every view.
 TRAIN_COLOR, TEST_COLOR, GAP_COLOR, COST_COLOR = "#444444", "#CC79A7", "#009E73", "#332288"
+HEAD, HEAD_COLOR = "head", "#444444"  # the output layer's name (bnviz.models) and its line
 
 
 def _step_axis(title: str, log: bool = False) -> tuple[dict, dict]:
@@ -27,49 +27,88 @@ def _step_axis(title: str, log: bool = False) -> tuple[dict, dict]:
     return {"title": {"text": "training step"}}, y
 
 
-def grad_norm_figure(record: RunRecord) -> go.Figure:
-    """L2 norm of each layer's weight gradient per step, log y axis; long runs are downsampled
-    (style.downsample_indices). Zero or non-finite norms are gaps."""
-    title = "Gradient norm per layer"
+def layer_styles(layers: list[str]) -> list[dict]:
+    """Each layer's line: the head (often the largest gradient) thin, dashed and black, so it covers nothing;
+    the other layers the palette's colors without its near-black."""
+    palette, styles, j = [c for c in LAYER_COLORS if c != HEAD_COLOR], [], 0
+    for layer in layers:
+        if layer == HEAD:
+            styles.append({"color": HEAD_COLOR, "width": 1.5, "dash": "dash"})
+        else:
+            styles.append({"color": palette[j % len(palette)], "width": 2.5})
+            j += 1
+    return styles
+
+
+def _head_last(layers: list[str]) -> list[int]:
+    """Layer indices in drawing order: the head first, so it lies under the others."""
+    return sorted(range(len(layers)), key=lambda j: layers[j] != HEAD)
+
+
+def grad_norm_figure(record: RunRecord, smoothing: float = SMOOTHING, robust: bool = True) -> go.Figure:
+    """L2 norm of each layer's weight gradient per step, log y axis: the EMA of log10 norm (TensorBoard's
+    smoothing, weight `smoothing`; 0 draws the raw norms) in bold over the raw norms drawn faintly.
+
+    Smoothing in log space is a running geometric mean: a spike of 1e3 does not swamp a layer at 1e-2. With
+    `robust` the y axis spans the 1st-99th percentile of the smoothed lines (plus a margin); the raw points
+    left outside are counted in the subtitle. Long runs are downsampled after smoothing; zero or non-finite
+    norms are gaps.
+    """
+    title, y_title = "Gradient norm per layer", "gradient L2 norm (log)"
     if not len(record.steps):
-        return empty_figure(title, NO_STEPS_HINT, "training step", "gradient L2 norm (log)")
+        return empty_figure(title, NO_STEPS_HINT, "training step", y_title)
     steps, norms = read(record.steps, "step", "grad_norm")
+    raw = positive(norms)
+    smooth = 10 ** ema(np.log10(raw), smoothing) if smoothing > 0 else raw
     rows = downsample_indices(len(steps))
-    steps, norms = steps[rows], norms[rows]
-    data = [{"type": "scatter", "mode": "lines" if len(rows) > 1 else "markers", "x": steps,
-             "y": positive(norms[:, j]), "name": layer, "line": {"width": 2, "color": LAYER_COLORS[j % 8]},
-             "marker": {"color": LAYER_COLORS[j % 8]}, "hovertemplate": "%{y:.3g}"}
-            for j, layer in enumerate(record.layers)]
-    xaxis, yaxis = _step_axis("gradient L2 norm (log)", log=True)
-    layout = base_layout(title, uirevision="grad_norm", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
-    layout["shapes"], layout["annotations"] = divergence_marks(record, [1])
+    mode = "lines" if len(rows) > 1 else "markers"
+    data, styles = [], layer_styles(record.layers)
+    for j in _head_last(record.layers):
+        layer, style = record.layers[j], styles[j]
+        if smoothing > 0:
+            data.append({"type": "scatter", "mode": mode, "x": steps[rows], "y": raw[rows, j], "name": f"{layer} raw",
+                         "legendgroup": layer, "showlegend": False, "hoverinfo": "skip", "opacity": 0.25,
+                         "line": {**style, "width": 1}, "marker": {"color": style["color"]}})
+        data.append({"type": "scatter", "mode": mode, "x": steps[rows], "y": smooth[rows, j], "name": layer,
+                     "legendgroup": layer, "line": style, "marker": {"color": style["color"]},
+                     "hovertemplate": "%{y:.3g}"})
+    xaxis, yaxis = _step_axis(y_title, log=True)
+    notes = [f"smoothed: EMA {smoothing:g} of log10, raw faint" if smoothing > 0 else "raw norms"]
+    if robust and (decades := log_range(smooth)) is not None:
+        yaxis["range"] = decades
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logs = np.log10(raw)
+        off = int(np.sum((logs < decades[0]) | (logs > decades[1])))
+        if off:
+            notes.append(f"{off:,} raw points off-axis (range: smoothed p1-p99)")
+    shapes, diverged = divergence_marks(record, [1])
+    layout = base_layout(title, uirevision="grad_norm", subtitle=joined(*notes, diverged), hovermode="x unified",
+                         xaxis=xaxis, yaxis=yaxis, shapes=shapes)
     return figure(data, layout)
 
 
 def update_ratio_figure(record: RunRecord) -> go.Figure:
     """log10 of each layer's update:data ratio |delta W| / |W| at every snapshot, with Karpathy's healthy
-    level of -3 as a reference: far below, the layer barely learns; far above, it thrashes."""
-    title = "Update:data ratio per layer"
+    level of -3 as a dashed reference line in the legend: far below, the layer barely learns; far above,
+    it thrashes."""
+    title, subtitle = "Update:data ratio per layer", "log10(|ΔW| / |W|) at each snapshot"
     y_title = "log10(|ΔW| / |W|)"
     if not len(record.snapshots):
-        return empty_figure(title, NO_SNAPSHOTS_HINT, "training step", y_title)
+        return empty_figure(title, NO_SNAPSHOTS_HINT, "training step", y_title, subtitle=subtitle)
     steps, ratios = read(record.snapshots, "step", "update_ratio")
     rows = downsample_indices(len(steps))
     steps, ratios = steps[rows], np.log10(positive(ratios[rows]))  # step 0 has no update yet: a gap
-    data = [{"type": "scatter", "mode": "lines+markers" if len(rows) < 60 else "lines", "x": steps,
-             "y": ratios[:, j], "name": layer, "line": {"width": 2, "color": LAYER_COLORS[j % 8]},
-             "marker": {"color": LAYER_COLORS[j % 8]}, "hovertemplate": "%{y:.2f}"}
-            for j, layer in enumerate(record.layers)]
+    styles = layer_styles(record.layers)
+    data = [{"type": "scatter", "mode": "lines", "x": [steps[0], steps[-1]],
+             "y": [HEALTHY_UPDATE_RATIO] * 2, "name": f"{HEALTHY_UPDATE_RATIO:g}: healthy",
+             "hoverinfo": "skip", "line": {"color": REFERENCE_COLOR, "width": 2, "dash": "dot"}}]
+    data += [{"type": "scatter", "mode": "lines+markers" if len(rows) < 60 else "lines", "x": steps,
+              "y": ratios[:, j], "name": record.layers[j], "line": styles[j], "marker": {"color": styles[j]["color"]},
+              "hovertemplate": "%{y:.2f}"} for j in _head_last(record.layers)]
     xaxis, yaxis = _step_axis(y_title)
-    layout = base_layout(title, uirevision="update_ratio", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
-    shapes, annotations = divergence_marks(record, [1])
-    shapes.append({"type": "line", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y",
-                   "y0": HEALTHY_UPDATE_RATIO, "y1": HEALTHY_UPDATE_RATIO,
-                   "line": {"color": REFERENCE_COLOR, "width": 2, "dash": "dash"}})
-    annotations.append({"text": "-3: healthy (Karpathy)", "xref": "x domain", "x": 0, "xanchor": "left",
-                        "yref": "y", "y": HEALTHY_UPDATE_RATIO, "yanchor": "bottom", "showarrow": False,
-                        "font": {"color": REFERENCE_COLOR}})
-    layout["shapes"], layout["annotations"] = shapes, annotations
+    shapes, diverged = divergence_marks(record, [1])
+    layout = base_layout(title, uirevision="update_ratio", subtitle=joined(subtitle, diverged),
+                         hovermode="x unified", xaxis=xaxis, yaxis=yaxis, shapes=shapes)
     return figure(data, layout)
 
 
@@ -110,22 +149,23 @@ def training_figure(record: RunRecord) -> go.Figure:
                  _line(e_steps, 100 * finite(test_acc), 2, "test", TEST_COLOR, "%{y:.1f}%",
                        markers=True, showlegend=False),
                  _line(e_steps, 100 * gap, 3, "train-mode − eval-mode", GAP_COLOR, "%{y:+.1f} pp", markers=True)]
-    layout = base_layout(title, uirevision="training", hovermode="x unified",
-                         **grid(1, 3, ["loss", "accuracy", "train-mode − eval-mode gap"], hgap=0.07))
-    for index, y_title in enumerate(["cross-entropy loss", "accuracy (%)", "gap (percentage points)"], 1):
-        xaxis, yaxis = axis_names(index)
-        layout[xaxis]["title"] = {"text": "training step"}
-        layout[yaxis]["title"] = {"text": y_title, "standoff": 4}
-    layout["xaxis2"]["matches"] = layout["xaxis3"]["matches"] = "x"  # zoom the steps of all three together
-    shapes, marks = divergence_marks(record, [1, 2, 3])
-    shapes.append({"type": "line", "xref": "x3 domain", "x0": 0, "x1": 1, "yref": "y3", "y0": 0, "y1": 0,
-                   "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}})
-    layout["shapes"] = shapes
-    layout["annotations"] += marks
-    if not has_evals:
-        hint = "<br>".join(textwrap.wrap(NO_EVALS_HINT, 30))  # within its panel, a third of the chart's width
-        layout["annotations"].append({"text": hint, "xref": "x3 domain", "x": 0.5, "yref": "y3 domain",
-                                      "y": 0.5, "showarrow": False, "font": {"color": REFERENCE_COLOR}})
+    shapes, diverged = divergence_marks(record, [1, 2, 3])
+    # Three panels stacked, so each keeps a phone's full width; units in the panel titles, one x title.
+    layout = base_layout(title, uirevision="training", hovermode="x unified", shapes=shapes, height=720,
+                         subtitle=joined("gap: train-mode − eval-mode accuracy on the same test images", diverged),
+                         **grid(3, 1, ["loss", "accuracy (%)", "train − eval gap (pp)"], vgap=0.1,
+                                top=0.95))
+    layout["xaxis3"]["title"] = {"text": "training step"}
+    for axis in ("xaxis", "xaxis2"):
+        layout[axis].update(matches="x3", showticklabels=False)  # zoom the steps of all three together
+    if has_evals:
+        shapes.append({"type": "line", "xref": "x3 domain", "x0": 0, "x1": 1, "yref": "y3", "y0": 0, "y1": 0,
+                       "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}})
+    else:  # in place of the gap's curve, within its panel (a third of the chart's width)
+        layout["annotations"].append({"text": wrap(NO_EVALS_HINT, 40), "xref": "x3 domain", "x": 0.5,
+                                      "yref": "y3 domain", "y": 0.5, "showarrow": False,
+                                      "font": {"color": REFERENCE_COLOR, "size": 13}})
+        layout["yaxis3"]["showticklabels"] = False
     return figure(data, layout)
 
 
@@ -135,7 +175,7 @@ def cost_figure(record: RunRecord) -> go.Figure:
     Autorange stops at a round number above 1.2 x the 99th percentile (style.nice_ceiling: stable across
     live refreshes) so a slow first step does not flatten the rest; the title gives the run's median.
     """
-    title = "Cost: ms per training step"
+    title, subtitle = "Cost per training step", ""
     if not len(record.steps):
         return empty_figure(title, NO_STEPS_HINT, "training step", "ms per step")
     steps, ms = read(record.steps, "step", "ms_per_step")
@@ -151,9 +191,10 @@ def cost_figure(record: RunRecord) -> go.Figure:
              "hovertemplate": "%{y:.2f} ms"}]
     xaxis, yaxis = _step_axis("ms per step")
     if np.isfinite(median):
-        title += f" (median {median:.3g} ms, {1000 / median:.0f} steps/s)" if median > 0 else ""
+        subtitle = f"median {median:.3g} ms, {1000 / median:.0f} steps/s" if median > 0 else ""
         yaxis.update(rangemode="tozero",
                      autorangeoptions={"clipmax": nice_ceiling(1.2 * float(np.nanpercentile(ms, 99)))})
-    layout = base_layout(title, uirevision="cost", hovermode="x unified", xaxis=xaxis, yaxis=yaxis)
-    layout["shapes"], layout["annotations"] = divergence_marks(record, [1])
+    shapes, diverged = divergence_marks(record, [1])
+    layout = base_layout(title, uirevision="cost", subtitle=joined(subtitle, diverged), hovermode="x unified",
+                         xaxis=xaxis, yaxis=yaxis, shapes=shapes)
     return figure(data, layout)
