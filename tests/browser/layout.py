@@ -58,7 +58,7 @@ def collisions(page, min_overlap_px: float = 4.0) -> list[dict]:
 
 
 # --- the pages measured (by tests/browser/test_layout_browser.py) and photographed (scripts/screenshots.py) ---
-TINY = "steps=60&record_every=5&eval_every=20&view=1,2,3,4,5,6,7&autorun=1"
+TINY = "steps=24&record_every=4&eval_every=8&view=1,2,3,4,5,6,7&autorun=1"
 PAGES = {  # name -> address: a short training of each model with every view on, a diverged run, the other pages
     "lab-seed_cnn": f"/?model=seed_cnn&{TINY}",
     "lab-mlp": f"/?model=mlp&{TINY}",
