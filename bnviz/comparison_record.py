@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 
-from bnviz.record import TABLES, RecordError, RunRecord, read_meta, read_npz
+from bnviz.record import RecordError, RunRecord, read_meta, read_npz, write_npz
 
 SCHEMA = 1
 ARM_STATUSES = ("running", "finished", "stopped", "diverged", "failed")
@@ -53,12 +52,8 @@ class ComparisonRecord:
         """One compressed .npz: the top-level meta and each arm's record under its prefix (`arm0/meta`, ...)."""
         arrays = {"meta": np.array(json.dumps(self.meta()))}
         for i, run in enumerate(self.runs):
-            arrays.update({f"arm{i}/{name}": value for name, value in run_arrays(run).items()})
-        if isinstance(path, (str, Path)):
-            with open(path, "wb") as f:  # a file object keeps numpy from appending ".npz"
-                np.savez_compressed(f, **arrays)
-        else:
-            np.savez_compressed(path, **arrays)
+            arrays.update({f"arm{i}/{name}": value for name, value in run.arrays().items()})
+        write_npz(path, arrays)
 
     @classmethod
     def load(cls, path) -> "ComparisonRecord":
@@ -91,11 +86,3 @@ class ComparisonRecord:
                 record.fail(i, messages[i] or "failed")
             record.messages[i] = messages[i]
         return record
-
-
-def run_arrays(run: RunRecord) -> dict[str, np.ndarray]:
-    """A run's arrays as RunRecord.save writes them: `meta` and `<table>/<column>`."""
-    arrays = {"meta": np.array(json.dumps(run.meta()))}
-    for table in TABLES:
-        arrays.update({f"{table}/{name}": column for name, column in getattr(run, table).columns().items()})
-    return arrays

@@ -41,6 +41,12 @@ class Lockstep:
         """The furthest arm's steps (the arms still running are all there, or one chunk behind)."""
         return max(t.steps_done for t in self.trainers)
 
+    @property
+    def mode(self) -> str:
+        """How the arms run their plain steps (Trainer.mode): one word when they agree, else each arm's."""
+        modes = [t.mode for t in self.trainers]
+        return modes[0] if len(set(modes)) == 1 else ", ".join(modes)
+
     def _arm_done(self, i: int) -> bool:
         return self.record.failed[i] or self.trainers[i].done
 

@@ -1,5 +1,6 @@
 """read_npz: the one guarded reader of a bnviz .npz file, refusing junk, pickles and zip bombs cheaply;
-read_meta: the JSON object every kind of record file (run, comparison, sweep) carries as `meta`.
+read_meta: the JSON object every kind of record file (run, comparison, sweep) carries as `meta`;
+write_npz: the one writer, atomic on a path.
 
 A .npz is a zip archive of .npy members. Nothing here trusts a size it is told: the zip directory's sizes and
 each .npy header's shape are checked against the limits before any data is read, and each member is then
@@ -11,6 +12,8 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import tempfile
 import math
 import zipfile
 from pathlib import Path
@@ -132,3 +135,23 @@ def read_meta(arrays: dict[str, np.ndarray], origin: str = "record") -> dict:
     if not isinstance(meta, dict):
         raise RecordError(f"{origin}: meta is not a JSON object")
     return meta
+
+
+def write_npz(path, arrays: dict[str, np.ndarray]):
+    """Write a compressed .npz to a binary file object, or to a path atomically: a temporary file in the
+    same folder, flushed to disk, then renamed over `path`. A failed save (disk full, read-only folder)
+    raises OSError and leaves `path` as it was, never half-written."""
+    if not isinstance(path, (str, Path)):
+        np.savez_compressed(path, **arrays)
+        return
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from appending ".npz"
+            np.savez_compressed(f, **arrays)
+            f.flush()
+            os.fsync(f.fileno())  # a full disk may only say so here
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

@@ -18,15 +18,12 @@ A record has three tables, each a `Series` of equal-length columns:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
-from pathlib import Path
 
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
-from bnviz.npz import RecordError, read_meta, read_npz  # noqa: F401  re-exported: the one reader of record files
+from bnviz.npz import RecordError, read_meta, read_npz, write_npz  # noqa: F401  re-exported: the one reader
 
 SCHEMA = 1
 PERCENTILES = (1, 7, 15, 16, 31, 50, 69, 84, 85, 93, 99)  # TensorBoard's bands and the BN paper's 15/50/85
@@ -162,28 +159,16 @@ class RunRecord:
                 "batchnorm_sites": self.batchnorm_sites, "snapshot_every": self.snapshot_every,
                 **({"mode": self.mode} if self.mode else {})}
 
-    def save(self, path):
-        """Write a compressed .npz to a binary file object, or to a path atomically: a temporary file in the
-        same folder, flushed to disk, then renamed over `path`. A failed save (disk full, read-only folder)
-        raises OSError and leaves `path` as it was, never half-written."""
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The record as the arrays of its file: `meta` and `<table>/<column>`."""
         arrays = {"meta": np.array(json.dumps(self.meta()))}
         for table in TABLES:
-            for name, column in getattr(self, table).columns().items():
-                arrays[f"{table}/{name}"] = column
-        if not isinstance(path, (str, Path)):
-            np.savez_compressed(path, **arrays)
-            return
-        path = Path(path)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:  # a file object keeps numpy from appending ".npz"
-                np.savez_compressed(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())  # a full disk may only say so here
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            arrays.update({f"{table}/{name}": column for name, column in getattr(self, table).columns().items()})
+        return arrays
+
+    def save(self, path):
+        """Write the record to a binary file object, or atomically to a path (bnviz.npz.write_npz)."""
+        write_npz(path, self.arrays())
 
     @classmethod
     def load(cls, path) -> "RunRecord":

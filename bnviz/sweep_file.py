@@ -6,13 +6,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
-from bnviz.record import RecordError, read_meta, read_npz
+from bnviz.record import RecordError, read_meta, read_npz, write_npz
 from bnviz.sweep import FINAL, STATUSES, RunResult, Sweep
 
 KIND, SCHEMA = "sweep", 1
@@ -40,12 +39,7 @@ def save(path, results: list[RunResult], sweep: Sweep | None = None, backend: st
         arrays[f"runs/{i}/images_seen"] = np.asarray(r.images_seen, np.int64)
         arrays[f"runs/{i}/curve_acc"] = np.asarray(r.curve_acc, np.float32)
     meta = {"kind": KIND, "schema": SCHEMA, "backend": backend, **sweep_meta(sweep), "runs": runs}
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:  # a file object keeps numpy from appending ".npz"
-        np.savez_compressed(f, meta=np.array(json.dumps(meta, allow_nan=False)), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    write_npz(path, {"meta": np.array(json.dumps(meta, allow_nan=False)), **arrays})
 
 
 def load(path) -> tuple[dict, list[RunResult]]:

@@ -9,8 +9,8 @@ import time
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from bnviz.comparison_record import ComparisonRecord, file_kind
-from bnviz.record import read_npz
+from bnviz.comparison_record import ComparisonRecord
+from bnviz.record import read_meta, read_npz
 from bnviz.compare import PRESETS
 from bnviz.ui.compare_session import STATE_KEY, comparison_csv, comparison_npz
 from apptest_charts import charts
@@ -133,7 +133,7 @@ def test_a_tiny_comparison_trains_to_the_end_and_a_diverging_arm_stops_alone():
 
     # Downloads: the comparison file (what inspect reads) and the CSV with an arm column.
     assert [b.label for b in at.get("download_button")] == ["Comparison record (.npz)", "Metrics (.csv)"]
-    assert file_kind(read_npz(io.BytesIO(comparison_npz(record)))) == "comparison"  # what inspect dispatches on
+    assert read_meta(read_npz(io.BytesIO(comparison_npz(record))))["kind"] == "comparison"  # what inspect dispatches on
     back = ComparisonRecord.load(io.BytesIO(comparison_npz(record)))
     assert back.labels == ["calm", "wild"]
     np.testing.assert_array_equal(back.runs[0].steps["loss"], record.runs[0].steps["loss"])

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import pytest
 
-from bnviz import cli, record as record_module
+from bnviz import cli, npz as npz_module
 from bnviz.config import RunConfig
 from bnviz.live import Limiter
 from bnviz.live_session import LiveSession
@@ -133,7 +133,7 @@ def test_a_full_disk_on_save_leaves_no_file_and_keeps_the_old_one(tmp_path, monk
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(record_module.os, "fsync", full)  # where a full disk often first says so
+    monkeypatch.setattr(npz_module.os, "fsync", full)  # where a full disk often first says so
     with pytest.raises(OSError, match="No space left"):
         good_record().save(path)
     assert path.read_bytes() == before and os.listdir(tmp_path) == ["run.npz"]  # no .part left
@@ -167,7 +167,7 @@ def test_cli_exits_1_when_the_disk_fills_during_save(tmp_path, monkeypatch):
     def full(fd):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(record_module.os, "fsync", full)
+    monkeypatch.setattr(npz_module.os, "fsync", full)
     path = tmp_path / "run.npz"
     code, out, err = run_cli("train", "--batch-size", "8", "--steps", "5", "--out", path)
     assert code == 1 and "could not save the record" in err and "No space left" in err

@@ -177,5 +177,5 @@ def test_a_sweep_file_opens_as_a_sweep_and_the_lab_points_elsewhere(tmp_path):
     assert kind == "sweep" and meta["kind"] == "sweep" and results == []
     at = upload_to(open_lab(), data, "grid.npz")
     assert not at.exception and not at.error and lab(at).run is None
-    assert [i.value for i in at.info] == ["grid.npz is a sweep file: the lab shows single runs; "
+    assert [i.value for i in at.info] == ["grid.npz is a sweep file: the lab opens single runs; "
                                           "`python -m bnviz inspect grid.npz` summarizes a sweep."]

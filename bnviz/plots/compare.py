@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from bnviz.plots.activations import DENSITY_TITLE, VALUE_TITLE, drawable_edges, rebin_histograms
+from bnviz.plots.activations import rebin_histograms
+from bnviz.plots.histograms import DENSITY_TITLE, VALUE_TITLE, drawable_edges
 from bnviz.plots.style import (KIND_LABELS, NO_SNAPSHOTS_HINT, REFERENCE_COLOR, base_layout, empty_figure,
                                figure, rgba, snapshot_row)
 from bnviz.record import KINDS, RunRecord
@@ -31,7 +32,7 @@ def arm_tag(label: str, i: int) -> str:
 def _faint(trace: dict) -> bool:
     """Filled bands and faint raw lines: drawn per arm they would cover each other, so overlays leave them out."""
     color = str((trace.get("line") or {}).get("color", ""))
-    return trace.get("fill") not in (None, "none") or color.startswith("rgba")
+    return trace.get("fill") not in (None, "none") or color.startswith("rgba") or trace.get("opacity", 1) < 0.5
 
 
 def overlay_figure(figures: list[go.Figure | None], labels: list[str], title: str) -> go.Figure:

@@ -147,19 +147,31 @@ def figure(data: list[dict], layout: dict) -> go.Figure:
 
 def split_title(title: str, width: int = TITLE_CHARS) -> tuple[str, str]:
     """A title too long for a phone, cut at its last ': ' or ', ' outside brackets (else at a space) within
-    `width` characters: (title, the rest, which leads the subtitle). Plotly grows a multi-line title
-    upwards, under the toolbar, so a title stays one line."""
-    if len(title) <= width:
-        return title, ""
-    depth, cut = 0, None
-    for i, char in enumerate(title[:width + 1]):
+    `width` visible characters: (title, the rest, which leads the subtitle). HTML markup (a coloured swatch)
+    counts for nothing and is never cut. Plotly grows a multi-line title upwards, under the toolbar, so a
+    title stays one line."""
+    depth, in_tag, seen, cut, space = 0, False, 0, None, None
+    for i, char in enumerate(title):
+        if char == "<":
+            in_tag = True
+        if in_tag:
+            in_tag = char != ">"
+            continue
+        if seen > width:
+            break
         depth += (char in "([") - (char in ")]")
-        if depth == 0 and title.startswith((": ", ", "), i) and i >= 8:
+        if depth == 0 and title.startswith((": ", ", "), i) and seen >= 8:
             cut = i
-    if cut is None:
-        head = textwrap.wrap(title, width)[0]
-        return head, title[len(head):].strip()
-    return title[:cut], title[cut + 2:]
+        if char == " " and seen <= width:
+            space = i
+        seen += 1
+    else:
+        return title, ""  # fits
+    if cut is not None:
+        return title[:cut], title[cut + 2:]
+    if space is None:
+        return title, ""
+    return title[:space], title[space + 1:].strip()
 
 
 def wrap(text: str, width: int = HINT_CHARS) -> str:

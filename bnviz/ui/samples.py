@@ -29,8 +29,9 @@ def draw(lab: LabSession, run: LiveRun | None, record: RunRecord | None):
     if cached is None or cached[0] != mark:
         from bnviz.samples import predict_samples  # torch: only once a run exists
         with run.holding_trainer() as trainer:
-            if trainer is None:
-                plotly_chart(_placeholder(), key="chart.samples")
+            if trainer is None:  # an opened record file, or a run whose model was released: no model to ask
+                st.caption("The sample digits need the model, and this run's model is not here (a record file "
+                           "holds numbers, not weights).")
                 return
             cached = lab.cache[CACHE_KEY] = (mark, prepared(samples_figure(predict_samples(trainer))))
     plotly_chart(cached[1], key="chart.samples")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import streamlit as st
 
@@ -21,8 +20,6 @@ UPLOAD_BYTES = UPLOAD_MB * 2**20
 # a full-length mlp record is ~150 MB).
 UPLOAD_ARRAY_BYTES = 512 * 2**20
 KEY = "upload.lab"
-PAGE_OF = {"comparison": ("app_pages/Compare.py", "Compare"), "sweep": ("app_pages/Sweep.py", "Sweep")}
-
 
 def _sweep(arrays: dict, origin: str):
     from bnviz import sweep_file  # its imports are heavier; only a sweep needs them
@@ -30,7 +27,8 @@ def _sweep(arrays: dict, origin: str):
 
 
 # meta "kind" -> build the kind's object from the arrays (what `inspect` dispatches on: bnviz/cli/inspect.py)
-OPENERS = {"run": lambda arrays, origin: check_layout(RunRecord.from_arrays(arrays, origin), origin), "comparison": ComparisonRecord.from_arrays, "sweep": _sweep}
+OPENERS = {"run": lambda arrays, origin: check_layout(RunRecord.from_arrays(arrays, origin), origin),
+           "comparison": ComparisonRecord.from_arrays, "sweep": _sweep}
 
 
 def _size(file) -> int:
@@ -96,10 +94,8 @@ def _open_in_lab(lab: LabSession, file) -> tuple[str, str]:
         return "error", opened
     kind, obj = opened
     if kind != "run":
-        path, title = PAGE_OF[kind]
-        where = (f"open it on the {title} page" if Path(path).is_file()
-                 else f"the lab shows single runs; `python -m bnviz inspect {file.name}` summarizes a {kind}")
-        return "info", f"{file.name} is a {kind} file: {where}."
+        return "info", (f"{file.name} is a {kind} file: the lab opens single runs; "
+                        f"`python -m bnviz inspect {file.name}` summarizes a {kind}.")
     run = lab.run
     if run is not None and (run.state in ACTIVE or run.state == "paused"):
         return "warning", (f"{file.name} was not opened: the lab's run is {run.state}, and opening a file "
