@@ -18,8 +18,10 @@ def fmt(value: float) -> str:
     return f"{value:.4g}"
 
 
+# A wide equation scrolls sideways on a phone instead of being clipped at the screen's edge.
+st.html("<style>.katex-display { overflow-x: auto; overflow-y: hidden; padding-bottom: 4px; }</style>")
 st.title("BatchNorm theory, done right")
-session.link_problems(session.lab_session())  # issue 17: a link's ignored parameters, named, on every page
+session.link_problems(session.lab_session())  # a link's ignored parameters, named, on every page
 st.caption("The source article (an untitled Chinese blog post on batch normalization in CNNs) gets "
            "the motivation right but the mechanics "
            "wrong in places. Each section below states the correct rule and computes it live with the same "

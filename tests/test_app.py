@@ -21,7 +21,8 @@ from apptest_charts import charts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 MICROSCOPE = "app_pages/Microscope.py"
-TINY = {"model": "mlp", "steps": "30", "batch_size": "16", "record_every": "5", "eval_every": "10"}
+TINY = {"model": "mlp", "steps": "30", "batch_size": "16", "record_every": "5", "eval_every": "10",
+        "compile": "off"}  # the long runs here (steps=100000) would otherwise compile in the background
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -192,6 +193,7 @@ def test_the_step_scrubber_holds_a_step_while_the_run_trains_on():
     at.button(key="run.train").click().run()
     run = lab(at).run
     wait_for_step(at, 10)
+    at.run()  # the scrubber is drawn once the page has a record
     scrubber = "view.step.100000.200"  # 500 stops over 100,000 steps
     assert at.select_slider(key=scrubber).options[:3] == ["0", "200", "400"]
     assert at.select_slider(key=scrubber).options[-1] == "latest"

@@ -174,9 +174,9 @@ def test_the_channel_picker_offers_the_chosen_sites_channels():
 
 def test_captions_say_when_normalization_is_off():
     normalized = open_app({"view": "1,2"})
-    assert any("normalization keeps post centred" in c.value for c in normalized.caption)
+    assert any("With normalization post starts as the dashed N(0, 1)" in c.value for c in normalized.caption)
     off = open_app({"view": "1,2", "norm": "none"})
-    assert not any("keeps post centred" in c.value for c in off.caption)
+    assert not any("post starts as the dashed N(0, 1)" in c.value for c in off.caption)
     assert any("Normalization is off in this run" in c.value for c in off.caption)
 
 

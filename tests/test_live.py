@@ -18,7 +18,7 @@ from bnviz.live_session import LiveSession
 from bnviz.record import TABLES
 from bnviz.trainer import Trainer
 
-TINY = RunConfig(model="mlp", steps=40, batch_size=16, record_every=5, eval_every=20)
+TINY = RunConfig(model="mlp", steps=40, batch_size=16, record_every=5, eval_every=20, compile="off")
 LONG = TINY.replace(steps=1_000_000)
 
 

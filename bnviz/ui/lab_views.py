@@ -37,6 +37,8 @@ def set_widgets(selection: Selection):
     st.session_state[KEY + "views"] = list(selection.views)
     st.session_state[KEY + "site"] = selection.site
     st.session_state[KEY + "channel"] = "all" if selection.channel is None else selection.channel
+    for name in ("log_y", "full_range", "smoothing"):
+        st.session_state[KEY + name] = getattr(selection, name)
 
 
 def pickers(lab: LabSession, cfg: RunConfig, record: RunRecord | None) -> Selection:
@@ -59,9 +61,22 @@ def pickers(lab: LabSession, cfg: RunConfig, record: RunRecord | None) -> Select
     channel = middle.selectbox(f"Channel (0-{channels - 1})", ["all", *range(channels)], key=KEY + "channel",
                                help=channel_help)
     step = _scrubber(right, cfg, selection.step) if record is not None else selection.step
-    selection = Selection(tuple(sorted(views)), site, step, None if channel == "all" else int(channel))
+    log_y, full_range, smoothing = _options()
+    selection = Selection(tuple(sorted(views)), site, step, None if channel == "all" else int(channel), log_y,
+                          full_range, smoothing)
     lab.selection = selection
     return selection
+
+
+def _options() -> tuple[bool, bool, float]:
+    """How the charts draw: log counts, the full range (outliers and all), the gradient-norm smoothing."""
+    log_y, full, smooth = st.columns([1, 1, 2])
+    return (log_y.toggle("Log counts", key=KEY + "log_y", help="Views 1 and 3: a log count axis, so the "
+                         "tails and a tall spike (ReLU's zeros) show together."),
+            full.toggle("Full range", key=KEY + "full_range", help="Views 1, 3 and 4: every value on the axis, "
+                        "outliers included. Off: the 0.5-99.5th percentile, with what falls outside counted."),
+            smooth.slider("Gradient-norm smoothing", 0.0, 0.99, step=0.01, key=KEY + "smoothing",
+                          help="View 4: the EMA weight of each line (TensorBoard's slider); 0 draws the raw norms."))
 
 
 def site_channels(model: str, site: str) -> tuple[int, str]:
@@ -146,16 +161,17 @@ def caption(chart: Chart, normalized: bool) -> str:
 def _layout(selection: Selection, sites: list[str], index: int, normalized: bool) -> list[tuple]:
     """(view, rows of (chart, at), captions) for each selected view, in page order."""
     layout = []
+    options = {"log_scale": selection.log_y, "robust": not selection.full_range, "smoothing": selection.smoothing}
     for number in selection.views:
         view, rows = BY_NUMBER[number], []
         if view.per_site:
             for chart in view.charts:
                 places = chart.places(sites)
                 per_row = len(KINDS) if chart.per_kind else len(places)  # per kind: one row per site
-                rows += [[(chart, At(at.site, at.kind, index, selection.channel)) for at in places[r:r + per_row]]
-                         for r in range(0, len(places), per_row)]
+                rows += [[(chart, At(at.site, at.kind, index, selection.channel, **options))
+                          for at in places[r:r + per_row]] for r in range(0, len(places), per_row)]
         else:
-            rows.append([(chart, At()) for chart in view.charts])
+            rows.append([(chart, At(**options)) for chart in view.charts])
         layout.append((view, rows, [caption(chart, normalized) for chart in view.charts]))
     return layout
 

@@ -10,10 +10,12 @@ import streamlit as st
 
 from bnviz.config import FIELDS, NORM_WIDTHS, ConfigError, Field, RunConfig, parse_lenient
 from bnviz.models import site_names
+from bnviz.plots.robust import SMOOTHING
 from bnviz.views import DEFAULT_VIEWS, VIEW_NUMBERS
 
 AUTORUN = "autorun"
-FIELD_OF = {"view": "views", "site": "site", "step": "step", "channel": "channel"}  # URL parameter -> Selection
+FIELD_OF = {"view": "views", "site": "site", "step": "step", "channel": "channel",  # URL parameter -> Selection
+            "log_y": "log_y", "full_range": "full_range", "smoothing": "smoothing"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,9 @@ def url_fields(model: str) -> dict[str, Field]:
                       none_word="latest"),
         "channel": Field(int, "the channel shown in view 1", low=0, high=max(NORM_WIDTHS[model]) - 1,
                          optional=True, none_word="all"),
+        "log_y": Field(bool, "histograms on a log count axis (views 1 and 3)"),
+        "full_range": Field(bool, "histograms and gradient norms over every value, outliers included"),
+        "smoothing": Field(float, "EMA weight of the gradient-norm lines (0 = raw)", low=0.0, high=0.99),
         AUTORUN: Field(bool, "start training as soon as the link opens"),
     }
 
@@ -58,6 +63,9 @@ class Selection:
     site: str = "all"
     step: int | None = None
     channel: int | None = None
+    log_y: bool = False  # histograms on a log count axis
+    full_range: bool = False  # no robust cut of the x (histograms) or y (gradient norms) range
+    smoothing: float = SMOOTHING  # the gradient-norm EMA, TensorBoard's slider
 
     def to_params(self) -> dict[str, str]:
         specs = url_fields(RunConfig().model)  # how a value is written does not depend on the model
