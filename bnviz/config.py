@@ -22,8 +22,8 @@ COMPILE = ("auto", "on", "off")
 # evaluation costs a few percent of training time at every batch size (a fixed step count made it 20% at batch 8).
 EVAL_IMAGES = 8_000
 
-# The fields _check_combination looks at, in the order the lenient parser gives them up (the norm first).
-COMBINED = ("norm", "placement", "model", "groups", "batch_size")
+# The fields _check_combination looks at, in the order the lenient parser gives them up (noise, then the norm).
+COMBINED = ("bn_noise", "norm", "placement", "model", "groups", "batch_size")
 # compile=auto compiles runs that train on at least this many images. A first compile of the seed CNN's step
 # costs ~25-40 s of one core on this project's 2-core CPU (measured, torch 2.13) and runs beside eager training,
 # which it slows meanwhile; the compiled step then saves ~30-40% per step. 100,000 images (3,125 steps at batch

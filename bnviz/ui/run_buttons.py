@@ -119,7 +119,5 @@ def estimate(cfg: RunConfig, step_times: StepTimes):
 
 
 def _duration(seconds: float) -> str:
-    if seconds < 1:
-        return "under a second"
-    seconds = round(seconds)
+    seconds = max(1, round(seconds))
     return f"{seconds // 60} min {seconds % 60} s" if seconds >= 60 else f"{seconds} s"
