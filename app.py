@@ -13,6 +13,7 @@ PAGES = [
     LAB,
     st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
     st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
+    st.Page("app_pages/Papers.py", title="Papers: reproduce the results", icon=":material/science:"),
 ]
 
 st.set_page_config(layout="wide")  # each tab is titled by its st.Page title
