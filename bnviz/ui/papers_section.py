@@ -13,7 +13,7 @@ from bnviz.ui.live_chart import plotly_chart
 
 REFRESH_S = 1.0  # a live reproduction's figures and verdict redraw this often
 JOBS_KEY = "papers.jobs"
-BUDGET_LABELS = {"test": "tiny (the test suite's: seconds)", "quick": "quick (about a minute)"}
+BUDGET_LABELS = {"quick": "quick (about a minute)", "test": "tiny (the test suite's: seconds)"}
 
 
 def jobs() -> dict[str, PaperJob]:
