@@ -26,27 +26,29 @@ def test_ioffe_figures_draw_the_accuracy_and_the_bands_per_arm():
     m = {"unit": 7, "bn": ioffe_arm(0.2), "none": ioffe_arm(0.0)}
     acc = pp.ioffe_accuracy_figure(m)
     assert traces(acc, "with BN")[0]["y"] == pytest.approx([10, 70, 90])
-    fig = valid(pp.ioffe_percentiles_figure(m))
-    unit = [t for t in fig["data"] if t.get("legendgroup") == "bn"]
+    fig = valid(pp.ioffe_percentiles_figure(m, "bn"))
+    unit = [t for t in fig["data"] if t.get("legendgroup") == "unit"]
     assert [t["y"] for t in unit] == [[-1, -1.8], [0, 0], [1, 2]]  # 15th, 50th, 85th of unit 7 over snapshots
-    band = [t for t in fig["data"] if t.get("fill") == "tonexty"]
-    assert [t["y"] for t in band] == [[-0.5, -1], [-0.5, -1]] and {t["xaxis"] for t in band} == {"x", "x2"}
-    assert traces(acc, "with BN") and "unit 7, with BN" in {t.get("name") for t in fig["data"]}
-    only_bn = valid(pp.ioffe_percentiles_figure({"bn": ioffe_arm(0)}))  # live: the baseline not trained yet
-    assert {t.get("xaxis") for t in only_bn["data"]} == {"x"}
+    band = next(t for t in fig["data"] if t.get("fill") == "tonexty")
+    assert band["y"] == [-0.5, -1] and "unit 7" in {t.get("name") for t in fig["data"]}
+    none = valid(pp.ioffe_percentiles_figure(m, "none"))
+    assert none["layout"]["yaxis"]["range"] == fig["layout"]["yaxis"]["range"]  # one scale: drift compares
+    assert fig["layout"]["yaxis"]["range"][0] < -2 + 0.2 and fig["layout"]["yaxis"]["range"][1] > 2
+    waiting = valid(pp.ioffe_percentiles_figure({"bn": ioffe_arm(0)}, "none"))  # live: not trained yet
+    assert not waiting["data"] and waiting["layout"]["annotations"]
     assert not valid(pp.ioffe_accuracy_figure({}))["data"]
 
 
 def test_wu_figure_has_error_bars_and_the_papers_curve_on_its_own_axis():
     panel = {"batches": [2, 32], "error": {"batch": [30.0, 10.0], "group": [12.0, 11.0]},
              "error_std": {"batch": [2.0, 0.5], "group": [1.0, 1.0]}}
-    fig = valid(pp.wu_figure({"models": ["mlp"], "mlp": panel}, papers.get("wu2018").paper))
-    ours = [t for t in fig["data"] if t["xaxis"] == "x"]
-    bn = next(t for t in ours if t["name"] == "BN")
+    bn = traces(pp.wu_panel_figure({"models": ["mlp"], "mlp": panel}, "mlp"), "BN")[0]
     assert bn["x"] == [2, 32] and bn["y"] == [30.0, 10.0] and bn["error_y"]["array"] == [2.0, 0.5]
-    paper = {t["name"]: t for t in fig["data"] if t["xaxis"] == "x2"}
+    paper = {t["name"]: t for t in valid(pp.wu_paper_figure(papers.get("wu2018").paper))["data"]}
     assert paper["BN"]["x"] == [2, 4, 8, 16, 32] and paper["BN"]["y"] == [34.7, 27.3, 24.8, 23.7, 23.6]
-    assert paper["GN"]["y"][0] == 24.1 and fig["layout"]["xaxis2"]["type"] == "log"
+    assert paper["GN"]["y"][0] == 24.1
+    keys = [k for k, _ in pp.figures("wu2018", {"models": ["mlp"], "mlp": panel}, papers.get("wu2018").paper)]
+    assert keys == ["mlp", "paper"]  # the paper's curve on its own axis, beside ours
 
 
 def test_higher_lr_marks_diverged_runs_and_the_bar():

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 
-from bnviz.plots.style import (DIVERGED_COLOR, LAYER_COLORS, POST_COLOR, PRE_COLOR, REFERENCE_COLOR, axis_names,
-                               axis_refs, base_layout, empty_figure, figure, grid, rgba)
+from bnviz.plots.style import (DIVERGED_COLOR, LAYER_COLORS, POST_COLOR, PRE_COLOR, REFERENCE_COLOR, base_layout,
+                               empty_figure, figure, rgba)
 
 ARM_COLORS = {"bn": POST_COLOR, "none": PRE_COLOR, "noisy_bn": LAYER_COLORS[2]}
 ARM_NAMES = {"bn": "with BN", "none": "without BN", "noisy_bn": "noisy BN"}
@@ -39,77 +39,68 @@ def ioffe_accuracy_figure(m: dict) -> go.Figure:
                                     yaxis={"title": {"text": "test accuracy (%)"}, "range": [0, 100]}))
 
 
-def ioffe_percentiles_figure(m: dict) -> go.Figure:
-    """Fig. 1(b, c): the 15/50/85th percentiles of a last-layer sigmoid's input over training: unit `unit` as
-    lines, the median over units as a shaded band; one panel per arm, on a shared y axis."""
-    title, arms = "Sigmoid input: 15/50/85th percentiles", _arms(m)
-    if not arms:
+def _band_range(m: dict) -> list[float]:
+    """One y range for both arms' percentile figures, so their drift compares by eye."""
+    values = [v for arm in _arms(m) for key in ("median_percentiles", "unit_percentiles")
+              for row in m[arm][key] for v in row if v is not None]
+    lo, hi = (min(values), max(values)) if values else (-1.0, 1.0)
+    pad = 0.05 * (hi - lo or 1.0)
+    return [lo - pad, hi + pad]
+
+
+def ioffe_percentiles_figure(m: dict, arm: str) -> go.Figure:
+    """Fig. 1(b, c): the 15/50/85th percentiles of a last-layer sigmoid's input over training for one arm: unit
+    `unit` as lines, the median over units as a shaded band; both arms on the same y range."""
+    title = f"Sigmoid input, {ARM_NAMES[arm]}"
+    if arm not in _arms(m):
         return empty_figure(title, WAITING, "training step", "sigmoid input")
-    layout = grid(1, 2, [f"{ARM_NAMES[a]}" for a in ("bn", "none")], hgap=0.1, top=0.88)
+    steps, band, unit = m[arm]["snapshot_step"], m[arm]["median_percentiles"], m[arm]["unit_percentiles"]
+    lo, mid, hi = ([row[k] for row in band] for k in range(3))
+    data = [{"type": "scatter", "mode": "lines", "x": steps, "y": hi, "line": {"width": 0}, "showlegend": False,
+             "hoverinfo": "skip"},
+            {"type": "scatter", "mode": "lines", "x": steps, "y": lo, "fill": "tonexty", "name": "units 15-85th",
+             "fillcolor": rgba(REFERENCE_COLOR, 0.25), "line": {"width": 0}},
+            {"type": "scatter", "mode": "lines", "x": steps, "y": mid, "name": "units 50th",
+             "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}}]
+    for k, dash in enumerate(("dash", "solid", "dash")):
+        data.append({"type": "scatter", "mode": "lines", "x": steps, "y": [row[k] for row in unit],
+                     "legendgroup": "unit", "line": {"color": ARM_COLORS[arm], "width": 2, "dash": dash}, "showlegend": k == 1,
+                     "name": f"unit {m.get('unit', 0)}"})
+    return figure(data, base_layout(title, f"ioffe.pct.{arm}", xaxis={"title": {"text": "training step"}},
+                                    yaxis={"title": {"text": "sigmoid input"}, "range": _band_range(m)}))
+
+
+def _error_axes(batches) -> dict:
+    return {"xaxis": {"type": "log", "title": {"text": "batch size"}, "tickvals": [int(b) for b in batches],
+                      "ticktext": [str(int(b)) for b in batches]},
+            "yaxis": {"title": {"text": "test error (%)"}}}
+
+
+def wu_panel_figure(m: dict, model: str) -> go.Figure:
+    """GN Fig. 1, ours: eval-mode test error against batch size per norm on `model`, the mean over seeds with
+    their std as error bars."""
+    title = f"Ours: {model}"
+    if not isinstance(m.get(model), dict):
+        return empty_figure(title, WAITING, "batch size", "test error (%)")
+    p = m[model]
     data = []
-    for index, arm in enumerate(("bn", "none"), start=1):
-        if arm not in arms:
-            continue
-        x, y = axis_refs(index)
-        steps, band, unit = m[arm]["snapshot_step"], m[arm]["median_percentiles"], m[arm]["unit_percentiles"]
-        color, first = ARM_COLORS[arm], index == 1
-        lo, mid, hi = ([row[k] for row in band] for k in range(3))
-        data += [{"type": "scatter", "mode": "lines", "x": steps, "y": hi, "xaxis": x, "yaxis": y,
-                  "line": {"width": 0}, "showlegend": False, "hoverinfo": "skip"},
-                 {"type": "scatter", "mode": "lines", "x": steps, "y": lo, "xaxis": x, "yaxis": y, "fill": "tonexty",
-                  "fillcolor": rgba(REFERENCE_COLOR, 0.25), "line": {"width": 0}, "legendgroup": "band",
-                  "name": "15-85th, median over units", "showlegend": first},
-                 {"type": "scatter", "mode": "lines", "x": steps, "y": mid, "xaxis": x, "yaxis": y,
-                  "line": {"color": REFERENCE_COLOR, "width": 1.5, "dash": "dot"}, "legendgroup": "bandmid",
-                  "name": "50th, median over units", "showlegend": first}]
-        for k, dash in enumerate(("dash", "solid", "dash")):
-            data.append({"type": "scatter", "mode": "lines", "x": steps, "y": [row[k] for row in unit],
-                         "xaxis": x, "yaxis": y, "line": {"color": color, "width": 2, "dash": dash},
-                         "legendgroup": arm, "name": f"unit {m.get('unit', 0)}, {ARM_NAMES[arm]}", "showlegend": k == 1})
-        xaxis, yaxis = axis_names(index)
-        layout[xaxis]["title"] = {"text": "training step"}
-        if index == 2:
-            layout[yaxis]["matches"] = "y"
-        else:
-            layout[yaxis]["title"] = {"text": "sigmoid input"}
-    return figure(data, base_layout(title, "ioffe.pct", height=480, **layout))
+    for norm, err in p["error"].items():
+        trace = _line(p["batches"], err, NORM_NAMES.get(norm, norm), NORM_COLORS.get(norm, "#000"))
+        if norm in p.get("error_std", {}):
+            trace["error_y"] = {"type": "data", "array": p["error_std"][norm], "visible": True}
+        data.append(trace)
+    return figure(data, base_layout(title, f"wu.{model}", **_error_axes(p["batches"])))
 
 
-def wu_figure(m: dict, paper: dict) -> go.Figure:
-    """GN Fig. 1: eval-mode test error against batch size per norm, mean over seeds with their std as error bars,
-    one panel per model, and the paper's ImageNet curve on its own axis."""
-    title = "Test error vs batch size"
-    models = [model for model in m.get("models", []) if isinstance(m.get(model), dict)]
-    panels = models + ["paper"]
-    layout = grid(1, len(panels), [f"ours: {model}" for model in models] + ["paper: ResNet-50, ImageNet"],
-                  hgap=0.08, top=0.86)
-    data, shown = [], set()
-    for index, model in enumerate(panels, start=1):
-        x, y = axis_refs(index)
-        if model == "paper":
-            curves = {norm: (sorted(err, key=int), [err[b] for b in sorted(err, key=int)])
-                      for norm, err in paper.get("error_pct", {}).items()}
-            std = {}
-        else:
-            p = m[model]
-            curves = {norm: (p["batches"], err) for norm, err in p["error"].items()}
-            std = p.get("error_std", {})
-        for norm, (batches, err) in curves.items():
-            trace = _line([int(b) for b in batches], err, NORM_NAMES.get(norm, norm), NORM_COLORS.get(norm, "#000"),
-                          dash="dot" if model == "paper" else None, xaxis=x, yaxis=y, legendgroup=norm,
-                          showlegend=norm not in shown)
-            if norm in std:
-                trace["error_y"] = {"type": "data", "array": std[norm], "visible": True}
-            shown.add(norm)
-            data.append(trace)
-        xaxis, yaxis = axis_names(index)
-        layout[xaxis].update({"type": "log", "title": {"text": "batch size"}, "tickvals": [2, 4, 8, 16, 32]})
-        if index == 1:
-            layout[yaxis]["title"] = {"text": "test error (%)"}
-    if not models:
-        layout["annotations"].append({"text": WAITING, "x": 0.3, "y": 0.5, "xref": "paper", "yref": "paper",
-                                      "showarrow": False, "font": {"color": REFERENCE_COLOR}})
-    return figure(data, base_layout(title, "wu.err", height=480, **layout))
+def wu_paper_figure(paper: dict) -> go.Figure:
+    """The paper's ImageNet curve (ResNet-50, top-1 error), on its own axis."""
+    curves = paper.get("error_pct", {})
+    data, batches = [], []
+    for norm, err in curves.items():
+        batches = sorted(err, key=int)
+        data.append(_line([int(b) for b in batches], [err[b] for b in batches], NORM_NAMES.get(norm, norm),
+                          NORM_COLORS.get(norm, "#000"), dash="dot"))
+    return figure(data, base_layout("Paper: ResNet-50, ImageNet", "wu.paper", **_error_axes(batches)))
 
 
 def higher_lr_figure(m: dict) -> go.Figure:
@@ -125,7 +116,9 @@ def higher_lr_figure(m: dict) -> go.Figure:
                          "name": f"diverged, {ARM_NAMES[a]}", "marker": {"symbol": "x", "size": 12,
                                                                           "color": DIVERGED_COLOR}})
     bar = 100 * m.get("acc_bar", 0.7)
-    layout = base_layout(title, "lr.acc", xaxis={"type": "log", "title": {"text": "learning rate (log)"}},
+    rates = sorted({r for a in arms for r in m[a]["rates"]})
+    layout = base_layout(title, "lr.acc", xaxis={"type": "log", "title": {"text": "learning rate (log)"},
+                                                 "tickvals": rates, "ticktext": [f"{r:g}" for r in rates]},
                          yaxis={"title": {"text": "final test accuracy (%)"}, "range": [0, 100]})
     layout["shapes"] = [{"type": "line", "xref": "paper", "x0": 0, "x1": 1, "y0": bar, "y1": bar,
                          "line": {"color": REFERENCE_COLOR, "dash": "dash"}}]
@@ -136,7 +129,7 @@ def higher_lr_figure(m: dict) -> go.Figure:
 
 def small_batch_figure(m: dict) -> go.Figure:
     """Train-mode vs eval-mode test accuracy against batch size, and eval mode after recalibration."""
-    title = "Train mode vs eval mode, and recalibrated"
+    title = "Train vs eval mode, recalibrated"
     if not m.get("batches"):
         return empty_figure(title, WAITING, "batch size", "test accuracy (%)")
     series = (("train_mode", "train mode (batch stats)", PRE_COLOR, None),
@@ -173,9 +166,11 @@ def santurkar_shift_figure(m: dict) -> go.Figure:
 def figures(name: str, m: dict, paper: dict) -> list[tuple[str, go.Figure]]:
     """(slug, figure) of reproduction `name` from its measured numbers (shipped or live)."""
     if name == "ioffe2015":
-        return [("acc", ioffe_accuracy_figure(m)), ("pct", ioffe_percentiles_figure(m))]
+        return [("acc", ioffe_accuracy_figure(m)), ("pct_bn", ioffe_percentiles_figure(m, "bn")),
+                ("pct_none", ioffe_percentiles_figure(m, "none"))]
     if name == "wu2018":
-        return [("err", wu_figure(m, paper))]
+        models = m.get("models", ["seed_cnn", "mlp"])
+        return [(model, wu_panel_figure(m, model)) for model in models] + [("paper", wu_paper_figure(paper))]
     if name == "higher_lr":
         return [("acc", higher_lr_figure(m))]
     if name == "small_batch":
