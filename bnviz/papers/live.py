@@ -17,6 +17,11 @@ from bnviz.papers.runs import Run, train_arms, train_grid
 JUDGE_EVERY_S = 0.5  # measuring partial runs costs a little: at most twice a second
 
 
+def _arm(cfg: RunConfig) -> tuple:
+    """What tells a reproduction's arms apart (its grids vary the batch, rate or seed within an arm)."""
+    return cfg.model, cfg.norm, cfg.bn_noise
+
+
 class Stopped(Exception):
     """Raised inside the training loop when the job is asked to stop."""
 
@@ -118,6 +123,8 @@ class PaperJob:
             result = {**self.result, "holds": None, "verdict": None}
         if result is not None and not final:
             result["partial"] = True
+            if {_arm(r.config) for r in runs} != {_arm(c) for c in self.configs}:
+                result.update(holds=None, verdict=None)  # an arm has no run yet: its figure draws, no verdict
         with self._lock:
             self._runs_done = len(runs) if final else len(finished)
             self.result = result if result is not None else self.result
