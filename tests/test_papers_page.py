@@ -48,7 +48,10 @@ def test_every_section_draws_its_shipped_result():
     assert bn["y"] == [100 * a for a in ioffe["test_acc"]]
 
 
-def test_run_it_here_trains_and_rejudges_the_live_data():
+def test_run_it_here_trains_and_rejudges_the_live_data(monkeypatch):
+    # a tinier test budget (30 steps a run): this checks the button, the queue and the re-judging, not the trend
+    # (tests/test_papers.py asserts that at the full test budget)
+    monkeypatch.setitem(papers.higher_lr.STEPS, "test", 30)
     at = open_page()
     at.radio(key="papers.higher_lr.budget").set_value("test").run()
     at.button(key="papers.higher_lr.run").click().run()
