@@ -10,13 +10,13 @@ import copy
 
 import streamlit as st
 
-from bnviz.recalibrate import batchnorms, recalibration_gain, train_mode_accuracy
 from bnviz.ui.session import LabSession
 
 RECALIBRATION_IMAGES = 2_000  # training images the statistics are recomputed from, in batches of the run's size
 
 
 def _measure(lab: LabSession) -> dict | None:
+    from bnviz.recalibrate import recalibration_gain, train_mode_accuracy  # torch: only once pressed
     run = lab.run
     with run.holding_trainer() as trainer:  # between two chunks; copied so training goes on at once
         if trainer is None:
@@ -37,7 +37,7 @@ def recalibrate_button(lab: LabSession, key: str):
     if trainer is None:
         st.caption("Recalibration (PreciseBN) needs the lab's model: train it in the lab first.")
         return
-    if not batchnorms(trainer.model):
+    if not any(hasattr(m, "running_var") and m.running_var is not None for m in trainer.model.modules()):
         st.caption("Recalibration (PreciseBN) applies to BatchNorm only: this model keeps no running statistics.")
         return
     if st.button("Recalibrate a copy (PreciseBN)", key=key,
