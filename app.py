@@ -15,6 +15,7 @@ PAGES = [
     LAB,
     st.Page("app_pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
     st.Page("app_pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:"),
+    st.Page("app_pages/Papers.py", title="Papers: reproduce the results", icon=":material/science:"),
     st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
     st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
 ]

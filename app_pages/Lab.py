@@ -4,6 +4,7 @@ import streamlit as st
 
 from bnviz import hosting
 from bnviz.ui import export, lab_views, run_buttons, samples, session, share, sidebar, upload
+from bnviz.ui.recalibrate_button import recalibrate_button
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
 # The live area's elements are redrawn in place at every refresh. Streamlit fades (marks stale) each element
@@ -71,4 +72,5 @@ with tools[0]:
 if record is not None and not training:
     with tools[1]:
         export.downloads(record, paused=run.state == "paused")
+recalibrate_button(lab, key="lab.recalibrate")
 st.caption("bnviz · live BatchNorm lab · the microscope page shows one batch through the model, no training.")

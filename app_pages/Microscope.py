@@ -7,6 +7,7 @@ from bnviz.models import site_names
 from bnviz import plots
 from bnviz.ui import scope, session
 from bnviz.ui.live_chart import plotly_chart
+from bnviz.ui.recalibrate_button import recalibrate_button
 from bnviz.ui.sidebar import BATCH_SIZES, EPS_STOPS, nearest
 
 lab = session.lab_session()  # opened directly: the URL's knobs (read by app.py); coming from the lab: the lab's
@@ -77,4 +78,5 @@ with right:
     plotly_chart(plots.means_figure(look), key="scope.means")
     st.caption("The per-channel mean that train mode subtracts (this batch) and that eval mode subtracts "
                "(the running estimate). Their gap is the train/eval mismatch.")
+recalibrate_button(lab, key="scope.recalibrate")
 st.caption("bnviz · microscope · nothing here changes the lab's model or its running statistics.")
