@@ -8,20 +8,14 @@ from streamlit.testing.v1 import AppTest
 
 from apptest_charts import charts
 from bnviz import papers
-from bnviz.ui import session
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
 
 @pytest.fixture(autouse=True)
-def one_thread_limiter(monkeypatch):
-    """A fresh shared limiter with one torch thread: the live run queues through it like a lab run."""
-    monkeypatch.setenv("BNVIZ_MAX_TRAININGS", "1")
-    monkeypatch.setenv("BNVIZ_TRAIN_THREADS", "1")
-    session.shared_limiter.clear()
+def one_thread_limiter(fresh_limiter):
+    """Every test here trains through a fresh one-slot, one-thread limiter (tests/conftest.py)."""
     yield
-    session.shared_limiter().stop_all()
-    session.shared_limiter.clear()
 
 
 def open_page() -> AppTest:

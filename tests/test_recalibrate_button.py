@@ -18,13 +18,9 @@ TINY = {"model": "mlp", "steps": "40", "batch_size": "8", "record_every": "10", 
 
 
 @pytest.fixture(autouse=True)
-def one_thread_limiter(monkeypatch):
-    monkeypatch.setenv("BNVIZ_MAX_TRAININGS", "1")
-    monkeypatch.setenv("BNVIZ_TRAIN_THREADS", "1")
-    session.shared_limiter.clear()
+def one_thread_limiter(fresh_limiter):
+    """Every test here trains through a fresh one-slot, one-thread limiter (tests/conftest.py)."""
     yield
-    session.shared_limiter().stop_all()
-    session.shared_limiter.clear()
 
 
 def metric(at: AppTest, start: str) -> float:

@@ -24,14 +24,9 @@ TINY = {"model": "mlp", "batch_size": "8", "steps": "20", "grid": "batch_size:8;
 
 
 @pytest.fixture(autouse=True)
-def one_slot_limiter(monkeypatch):
-    """A fresh shared limiter of one slot and one thread, stopped (sweeps included) after each test."""
-    monkeypatch.setenv("BNVIZ_MAX_TRAININGS", "1")
-    monkeypatch.setenv("BNVIZ_TRAIN_THREADS", "1")
-    session.shared_limiter.clear()
+def one_slot_limiter(fresh_limiter):
+    """Every test here trains through a fresh one-slot, one-thread limiter (tests/conftest.py)."""
     yield
-    session.shared_limiter().stop_all()
-    session.shared_limiter.clear()
 
 
 def open_sweep(params: dict | None = None) -> AppTest:
