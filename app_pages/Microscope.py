@@ -33,6 +33,10 @@ with st.sidebar:
     channel = st.selectbox("Channel", ["all", *range(NORM_WIDTHS[cfg.model][sites.index(site)])],
                            key="scope.channel")
     channel = None if channel == "all" else int(channel)
+    log_y = st.toggle("Log counts", key="scope.log_y",
+                      help="A log count axis: the tails and a tall spike show together.")
+    full_range = st.toggle("Full range", key="scope.full_range",
+                           help="Every value on the axis. Off: the 0.5-99.5th percentile, what falls outside counted.")
 
 if source == "lab" and lab_step is not None:
     seen = scope.lab_model_step(lab)
@@ -62,11 +66,13 @@ d.metric("Eval vs train mode", "differ" if look.eval_differs else "identical",
 
 left, right = st.columns(2)
 with left:
-    plotly_chart(plots.look_histograms_figure(look, ("pre", "post"), "pre vs post"), key="scope.prepost")
+    plotly_chart(plots.look_histograms_figure(look, ("pre", "post"), "pre vs post", log_y=log_y,
+                                             robust=not full_range), key="scope.prepost")
     st.caption("Post is pre shifted and scaled per channel by the batch's own mean and variance: mean beta, "
                "std gamma (0 and 1 at init), whatever pre looks like.")
 with right:
-    plotly_chart(plots.look_histograms_figure(look, ("post", "eval"), "train mode vs eval mode"), key="scope.modes")
+    plotly_chart(plots.look_histograms_figure(look, ("post", "eval"), "train mode vs eval mode",
+                                             log_y=log_y, robust=not full_range), key="scope.modes")
     st.caption("Train mode uses this batch's statistics, eval mode the running ones. At init the running stats "
                "are (0, 1), so eval mode barely normalizes; at small B the batch statistics are noisy.")
 left, right = st.columns(2)
