@@ -1,8 +1,6 @@
 """Sweeps: grid expansion and validation, the images budget, the local backend against a run trained
 directly, faults (raise, diverge, SIGKILL a worker, Ctrl-C) and resume, the CLI and inspect's JSON."""
 
-import contextlib
-import io
 import json
 import math
 import os
@@ -14,30 +12,21 @@ import numpy as np
 import pytest
 import torch
 
-from bnviz import cli, sweep_file
+from bnviz import sweep_file
 from bnviz.backends import local_layout, make_backend
 from bnviz.backends.local import LocalBackend
 from bnviz.config import ConfigError, RunConfig
 from bnviz.record import RunRecord
 from bnviz.sweep import FINAL, Sweep, run_key, train_run
-from bnviz.sweep_run import BackgroundSweep, SweepRun
 from bnviz.live import Limiter
+from bnviz.sweep_run import BackgroundSweep
+from test_cli import run_cli
 
 ABSENT = "cuda" if not torch.cuda.is_available() else "mps"  # a device this machine lacks: the run raises
 TINY = ["--batch-size", "8", "--steps", "15", "--record-every", "5"]
 # 4 runs: one finishes, one diverges (SGD lr 10 without norm), two raise (absent device).
 FAULTS = ["--grid", "lr=0.001,10", "--grid", f"device=cpu,{ABSENT}", "--optimizer", "sgd", "--placement", "none",
           "--seeds", "2"]  # seed 2: lr 10 diverges within the steps
-
-
-def run_cli(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = cli.main([str(a) for a in argv])
-        except SystemExit as exit_:
-            code = exit_.code
-    return code, out.getvalue(), err.getvalue()
 
 
 def reference(cfg: RunConfig):
