@@ -94,6 +94,10 @@ export default function ({data, parentElement}) {
 CSS = ".bnviz-chart:fullscreen { height: 100vh !important; background: white; }"
 
 _component = st.components.v2.component("bnviz_live_chart", js=JS, css=CSS, isolate_styles=False)
+# plotly imports its JSON encoder's helpers (pandas among them) at the first to_json. Two sessions' script
+# threads making that first call at once race on a half-imported module (seen: "partially initialized module
+# 'pandas' has no attribute 'Series'" with 8 visitors at once), so it is made here, under the import lock.
+go.Figure().to_json()
 
 
 class Prepared:
