@@ -1,5 +1,5 @@
 # Not collected by the suite: the eight-visitor check hung on an idle machine in the last run (issue 16 note).
-# Run it by hand: .venv/bin/python -m pytest bench/hosted_load_check.py -p no:cacheprovider
+# Run it by hand (the browser fixtures come from tests/browser/conftest.py): .venv/bin/python -m pytest -p tests.browser.conftest bench/hosted_load_check.py
 """A classroom at once on a hosted server (real `streamlit run`, headless Chromium): 8 visitors open the same
 autorun link; every run finishes, the waiting ones see their place and their run moves by time slices; then
 a closed tab frees its slot within the heartbeat timeout, and SIGTERM ends a training cleanly within 5 s."""

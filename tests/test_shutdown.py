@@ -1,5 +1,5 @@
 """The shutdown hook (bnviz/ui/shutdown.py): SIGTERM first starts stopping every training, then does what the
-server's own handler does. The real server's path is tests/browser/test_hosted_load.py."""
+server's own handler does. The real server's path is bench/hosted_load_check.py."""
 
 from __future__ import annotations
 
