@@ -57,7 +57,7 @@ def percentile_bands_figure(record: RunRecord, site: str) -> go.Figure:
                      "hovertemplate": f"{kind} p50: %{{y:.3g}}<extra></extra>", **on_axes})
     shapes, diverged = divergence_marks(record, [1, 2])
     layout = base_layout(f"{site} over training", uirevision=f"bands:{site}", subtitle=joined(subtitle, diverged),
-                         hovermode="x unified", shapes=shapes, **grid(1, 2, titles, hgap=0.22, top=0.92))
+                         hovermode="x unified", shapes=shapes, **grid(1, 2, titles, hgap=0.3, top=0.92))
     for index in (1, 2):
         layout[axis_names(index)[0]]["title"] = {"text": "training step"}
     layout["yaxis"]["title"] = {"text": VALUE_TITLE}  # the right panel's would run into the left one

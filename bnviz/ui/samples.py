@@ -41,5 +41,5 @@ def draw(lab: LabSession, run: LiveRun | None, record: RunRecord | None):
 
 def _placeholder():
     figure = empty_figure(TITLE, "Press Train: 8 test digits and the model's guesses appear here.")
-    figure.update_layout(height=230, margin={"t": 60, "b": 10})
+    figure.update_layout(height=450, margin={"t": 60, "b": 10})  # two rows of four digits, as samples_figure
     return figure
