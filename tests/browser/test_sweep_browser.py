@@ -20,7 +20,8 @@ VIEWPORTS = {"desktop": (1400, 900), "phone": (390, 844)}
 
 
 def traces(page) -> int:
-    return page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="vs batch_size")) \
+    # The title is cut for a phone ("... (eval mode) vs" + "batch_size" in the subtitle): match its head.
+    return page.locator(".js-plotly-plot").filter(has=page.locator(".gtitle", has_text="(eval mode)")) \
         .locator(".scatterlayer .trace").count()
 
 
