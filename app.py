@@ -8,16 +8,16 @@ import streamlit as st
 from bnviz.ui import session
 
 # A new page is one more entry. A page's address is its file name, so the files keep the addresses shared
-# links already use (/, /Microscope, /Theory). The folder is not named pages/: Streamlit 1.67 would run the
-# files there as pages of their own, without this script, at a server process's first request.
-LAB = st.Page("app_pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
+# links already use (/, /Microscope, /Theory). Each page file first calls through_app() (bnviz/ui/entry.py):
+# Streamlit 1.67 runs the files in pages/ on their own, without this script, at a process's first request.
+LAB = st.Page("pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
 PAGES = [
     LAB,
-    st.Page("app_pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
-    st.Page("app_pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:"),
-    st.Page("app_pages/Papers.py", title="Papers: reproduce the results", icon=":material/science:"),
-    st.Page("app_pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
-    st.Page("app_pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
+    st.Page("pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
+    st.Page("pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:"),
+    st.Page("pages/Papers.py", title="Papers: reproduce the results", icon=":material/science:"),
+    st.Page("pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
+    st.Page("pages/Theory.py", title="Theory: BatchNorm done right", icon=":material/functions:"),
 ]
 
 # The tab's icon is a file shipped here: a ":material/...:" page icon makes the browser fetch its SVG from

@@ -20,7 +20,7 @@ from bnviz.ui import export, session
 from apptest_charts import charts
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-MICROSCOPE = "app_pages/Microscope.py"
+MICROSCOPE = "pages/Microscope.py"
 TINY = {"model": "mlp", "steps": "30", "batch_size": "16", "record_every": "5", "eval_every": "10",
         "compile": "off"}  # the long runs here (steps=100000) would otherwise compile in the background
 

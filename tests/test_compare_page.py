@@ -16,7 +16,7 @@ from bnviz.ui.compare_session import STATE_KEY, comparison_csv, comparison_npz
 from apptest_charts import charts
 from test_app import APP, TINY, assert_sane, one_thread_limiter  # noqa: F401 (the limiter is an autouse fixture)
 
-COMPARE = "app_pages/Compare.py"
+COMPARE = "pages/Compare.py"
 TWO_ARMS = {"arm1.label": "BN", "arm1.norm": "batch", "arm2.label": "none", "arm2.norm": "none"}
 
 

@@ -105,5 +105,5 @@ def test_the_cloud_requirements_pin_what_requirements_txt_pins_with_cpu_torch():
     cloud, local = pins(ROOT / "deploy" / "requirements.txt"), pins(ROOT / "requirements.txt")
     assert cloud.pop("torch") == local.pop("torch") + "+cpu" and cloud == local
     assert "--extra-index-url https://download.pytorch.org/whl/cpu" in (ROOT / "deploy" / "requirements.txt").read_text()
-    for name in ("app.py", "app_pages", "bnviz", "static"):  # the entry point's folder sees the app as the root does
+    for name in ("app.py", "pages", "bnviz", "static"):  # the entry point's folder sees the app as the root does
         assert (ROOT / "deploy" / name).resolve() == (ROOT / name).resolve()

@@ -25,7 +25,7 @@ WARNING = "Link parameter ignored: "
 
 
 def page_files() -> list[str]:
-    """The page files of app.py's PAGES (its st.Page("app_pages/X.py", ...) calls): a new page is fuzzed too."""
+    """The page files of app.py's PAGES (its st.Page("pages/X.py", ...) calls): a new page is fuzzed too."""
     tree = ast.parse(Path(APP).read_text())
     return [node.args[0].value for node in ast.walk(tree)
             if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "Page"
@@ -71,7 +71,7 @@ def alone(spec, key: str, text: str):
 
 # Pages whose links carry more than the lab's knobs (arms, a grid) parse them with their own lenient parsers,
 # property-tested in tests/test_compare.py and tests/test_sweep_link.py; here they must not break on any link.
-OWN_URL = ("app_pages/Compare.py", "app_pages/Sweep.py")
+OWN_URL = ("pages/Compare.py", "pages/Sweep.py")
 
 
 def check_page(at: AppTest, given_params: dict, page: str):
@@ -123,4 +123,4 @@ def test_random_query_strings_on_every_page(page):
 
 def test_every_page_is_fuzzed():
     pages = page_files()
-    assert pages[0] == "app_pages/Lab.py" and {"app_pages/Microscope.py", "app_pages/Theory.py", *OWN_URL} <= set(pages)
+    assert pages[0] == "pages/Lab.py" and {"pages/Microscope.py", "pages/Theory.py", *OWN_URL} <= set(pages)

@@ -19,7 +19,7 @@ def one_thread_limiter(fresh_limiter):
 
 
 def open_page() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=60).switch_page("app_pages/Papers.py")
+    at = AppTest.from_file(APP, default_timeout=60).switch_page("pages/Papers.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     return at

@@ -54,7 +54,7 @@ def test_recalibrate_a_copy_in_the_lab_and_the_microscope():
     assert not torch.equal(norm.running_var, live.running_var)  # the copy did recalibrate
     for key, value in trainer.model.state_dict().items():  # must not happen: the lab's model changed
         assert torch.equal(value, state[key]), key
-    at.switch_page("app_pages/Microscope.py").run()
+    at.switch_page("pages/Microscope.py").run()
     at.button(key="scope.recalibrate").click().run()
     assert not at.exception
     assert metric(at, "Eval mode, recalibrated") == pytest.approx(after, abs=1e-3)

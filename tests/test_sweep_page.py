@@ -17,7 +17,7 @@ from bnviz.ui.sweep_link import read
 from bnviz.ui.sweep_spec import PRESETS
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
-PAGE = "app_pages/Sweep.py"
+PAGE = "pages/Sweep.py"
 # Two runs of 20 steps of the mlp at batch 8: a line per norm, one x value, one seed.
 TINY = {"model": "mlp", "batch_size": "8", "steps": "20", "grid": "batch_size:8;norm:batch,none", "seeds": "0",
         "images": "none"}
@@ -131,7 +131,7 @@ def test_a_share_link_round_trips():
     assert again.text_input(key="sweep.x_values").value == "0.01,0.1"
     assert again.selectbox(key="sweep.optimizer").value == "sgd"
     assert dict(again.query_params) == params
-    lab = again.switch_page("app_pages/Lab.py").run()  # the lab read the same link: no warning about it
+    lab = again.switch_page("pages/Lab.py").run()  # the lab read the same link: no warning about it
     assert_sane(lab)
     assert not lab.warning, [w.value for w in lab.warning]
 

@@ -16,7 +16,7 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 @pytest.fixture
 def page():
     # Opened as a page of the app (not on its own) so that the sidebar's links to the other pages resolve.
-    at = AppTest.from_file(APP, default_timeout=30).switch_page("app_pages/Theory.py")
+    at = AppTest.from_file(APP, default_timeout=30).switch_page("pages/Theory.py")
     at.run()
     return at
 

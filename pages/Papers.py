@@ -4,6 +4,9 @@ import streamlit as st
 
 from bnviz import papers
 from bnviz.ui import papers_section, session
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 limiter = session.shared_limiter()
 

@@ -7,6 +7,9 @@ from bnviz import plots
 from bnviz import theory as th
 from bnviz.ui import session
 from bnviz.ui.live_chart import plotly_chart
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 PAPER = "[Ioffe & Szegedy 2015](https://arxiv.org/abs/1502.03167)"
 TORCH_DOCS = "[PyTorch BatchNorm2d docs](https://pytorch.org/docs/stable/generated/torch.nn.BatchNorm2d.html)"

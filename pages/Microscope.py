@@ -9,6 +9,9 @@ from bnviz.ui import scope, session
 from bnviz.ui.live_chart import plotly_chart
 from bnviz.ui.recalibrate_button import recalibrate_button
 from bnviz.ui.sidebar import BATCH_SIZES, EPS_STOPS, nearest
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 lab = session.lab_session()  # opened directly: the URL's knobs (read by app.py); coming from the lab: the lab's
 

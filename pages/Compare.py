@@ -4,6 +4,9 @@ import streamlit as st
 
 from bnviz.ui import compare_arms, compare_session, compare_views, session
 from bnviz.ui.compare_session import CompareState
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 REFRESH_S = 0.45  # as the lab: progress and charts while training, updated in place
 FIRST_RECORD_WAIT_S = 0.8  # as the lab's Train: the first charts come in this click's own redraw

@@ -5,6 +5,9 @@ import streamlit as st
 from bnviz import hosting
 from bnviz.ui import export, lab_views, run_buttons, samples, session, share, sidebar, upload
 from bnviz.ui.recalibrate_button import recalibrate_button
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 REFRESH_S = 0.45  # progress and charts while training (the charts update in place: bnviz/ui/live_chart.py)
 # The live area's elements are redrawn in place at every refresh. Streamlit fades (marks stale) each element

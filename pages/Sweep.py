@@ -5,6 +5,9 @@ import streamlit as st
 
 from bnviz.config import ConfigError
 from bnviz.ui import session, sweep_form, sweep_job, sweep_link, sweep_results
+from bnviz.ui.entry import through_app
+
+through_app()  # first: at a process's first request this page is rerun through app.py
 
 limiter = session.shared_limiter()
 state = sweep_job.sweep_state()
