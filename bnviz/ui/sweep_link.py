@@ -12,6 +12,7 @@ from bnviz.config import FIELDS, ConfigError, Field, parse_lenient
 from bnviz.sweep import NOT_GRID
 from bnviz.sweep_table import METRICS, SPREADS
 from bnviz.ui.share import ViewsField
+from bnviz.ui.sweep_job import SWEEP_PARAM
 from bnviz.ui.sweep_spec import DEFAULT, MAX_KNOBS, MAX_SEEDS, SweepSpec
 
 AUTORUN = "autorun"
@@ -110,8 +111,9 @@ def link(spec: SweepSpec, autorun: bool = False) -> str:
     return f"{base}?{urlencode(params_of(spec) | ({AUTORUN: '1'} if autorun else {}))}"
 
 
-def write_url(spec: SweepSpec):
-    """Keep the address bar equal to the page's settings, so the browser's own URL is a share link."""
-    wanted = params_of(spec)
+def write_url(spec: SweepSpec, token: str | None = None):
+    """Keep the address bar equal to the page's settings, so the browser's own URL is a share link; with
+    the sweep's token (sweep=), a reload of this browser finds the sweep again."""
+    wanted = params_of(spec) | ({SWEEP_PARAM: token} if token else {})
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
