@@ -4,7 +4,7 @@ filling in as runs finish, with seeds as error bars."""
 import streamlit as st
 
 from bnviz.config import ConfigError
-from bnviz.ui import session, sweep_form, sweep_job, sweep_link, sweep_results
+from bnviz.ui import session, sweep_form, sweep_job, sweep_link, sweep_results, sweep_upload
 from bnviz.ui.entry import through_app
 
 through_app()  # first: at a process's first request this page is rerun through app.py
@@ -61,6 +61,7 @@ if spec is not None:
     sweep_link.write_url(spec, state.token)  # after a start: its token is in the address bar at once
 
 sweep_results.draw(state, state.spec)
+sweep_upload.upload_box()
 
 with st.popover("Copy link", icon=":material/link:"):
     st.caption("Opens this sweep's settings:")
