@@ -100,3 +100,24 @@ def test_an_unknown_sweep_token_is_named_and_the_links_settings_kept():
     assert not at.exception
     assert any("sweep=nosuchsw…: no such sweep on this server" in w.value for w in at.warning)
     assert job_of(at) is None and at.text_input(key="sweep.x_values").value == "8"
+
+
+def test_the_servers_shutdown_stops_a_queued_sweep_and_says_why():
+    """Limiter.stop_all (at SIGTERM) calls stop(message, wait=) on every holder: a sweep's tickets too."""
+    from bnviz.limiter import SHUTDOWN_MESSAGE
+    from bnviz.live import Limiter
+    from bnviz.ui.sweep_job import SweepState, start
+    from bnviz.ui.sweep_link import read
+
+    class Training:  # a lab training holding the only slot
+        def stop(self, message=None, wait=None):
+            limiter.leave(self)
+
+    limiter = Limiter(1, 1)
+    training = Training()
+    limiter.enter(training)
+    assert limiter.wait_turn(training, 5)
+    job = start(SweepState(), read(TINY)[0], "local", limiter)
+    limiter.stop_all(wait=5)
+    job.join(5)
+    assert job.state == "stopped" and job.error == SHUTDOWN_MESSAGE and job.results() == []
