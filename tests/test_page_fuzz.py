@@ -86,7 +86,12 @@ sweep_values = {  # near-valid and junk values of the Sweep page's own parameter
     sweep_job.SWEEP_PARAM: st.text(min_size=1, max_size=12),  # never a live sweep's token
 }
 sweep_keys = st.one_of(st.sampled_from([*FIELDS, *sweep_values, sweep_link.AUTORUN, *VIEW_KEYS]), st.text(max_size=8))
-sweep_value = lambda key: st.one_of(sweep_values[key], fuzz.raw_value(None)) if key in sweep_values else raw(key)  # noqa: E731
+
+
+def sweep_value(key: str):
+    return st.one_of(sweep_values[key], fuzz.raw_value(None)) if key in sweep_values else raw(key)
+
+
 sweep_query = st.lists(sweep_keys, max_size=8, unique=True).flatmap(lambda names: st.fixed_dictionaries(
     {k: st.one_of(sweep_value(k), st.lists(sweep_value(k), min_size=2, max_size=3)) for k in names}))
 
