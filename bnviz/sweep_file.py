@@ -6,8 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from pathlib import Path
-
 import numpy as np
 
 from bnviz.config import ConfigError, RunConfig
@@ -29,8 +27,7 @@ def sweep_meta(sweep: Sweep | None) -> dict:
 
 
 def save(path, results: list[RunResult], sweep: Sweep | None = None, backend: str = ""):
-    """Write every result (finished so far) to `path`, replacing it atomically."""
-    path = Path(path)
+    """Write every result (finished so far) to `path`, replacing it atomically, or to a binary file object."""
     runs, arrays = [], {}
     for i, r in enumerate(results):
         runs.append({"config": r.config.to_params(), "status": r.status, "message": r.message,

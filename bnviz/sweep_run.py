@@ -114,7 +114,10 @@ class _Ticket:
     def __init__(self, job: BackgroundSweep):
         self.job = job
 
-    def stop(self, wait: float | None = None):
+    def stop(self, message: str | None = None, wait: float | None = None):
+        """As LiveRun.stop(message, wait), which Limiter.stop_all calls: the message is the sweep's error."""
+        if message and self.job.state in ("queued", "running"):
+            self.job.error = self.job.error or message
         self.job.stop()
         if wait:
             self.job.join(wait)

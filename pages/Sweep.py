@@ -4,7 +4,7 @@ filling in as runs finish, with seeds as error bars."""
 import streamlit as st
 
 from bnviz.config import ConfigError
-from bnviz.ui import session, sweep_form, sweep_job, sweep_link, sweep_results
+from bnviz.ui import session, sweep_form, sweep_job, sweep_link, sweep_results, sweep_upload
 from bnviz.ui.entry import through_app
 
 through_app()  # first: at a process's first request this page is rerun through app.py
@@ -12,11 +12,17 @@ through_app()  # first: at a process's first request this page is rerun through 
 limiter = session.shared_limiter()
 state = sweep_job.sweep_state()
 if not state.initialized:
-    state.spec, state.autorun, state.problems = sweep_link.read(st.query_params.to_dict())
+    params = st.query_params.to_dict()
+    token = params.pop(sweep_job.SWEEP_PARAM, None)
+    state.spec, state.autorun, state.problems = sweep_link.read(params)
     state.initialized = True
+    if token:  # a reload, or back from another site: the sweep goes on (or its results stay), here
+        problem = sweep_job.adopt(state, token)
+        state.problems += [problem] if problem else []
+        state.autorun = state.autorun and problem is not None
     # app.py read the same URL into the lab, which names the sweep's own parameters as unknown: not here.
     lab = session.lab_session()
-    ours = {f"unknown parameter {key!r} ignored" for key in sweep_link.URL_FIELDS}
+    ours = {f"unknown parameter {key!r} ignored" for key in (*sweep_link.URL_FIELDS, sweep_job.SWEEP_PARAM)}
     lab.problems = [problem for problem in lab.problems if problem not in ours]
     sweep_form.set_widgets(state.spec)
 sweep_form.restore_widgets(state.spec)
@@ -31,7 +37,6 @@ for problem in state.problems:
 spec, error = sweep_form.draw(state.spec)
 if spec is not None:
     state.spec = spec
-    sweep_link.write_url(spec)
     st.caption(f"{len(spec.configs())} runs: {' x '.join(f'{len(v)} {k}' for k, v in spec.grid.items())} "
                f"x {len(spec.seeds)} seed(s).")
 else:
@@ -52,8 +57,11 @@ if spec is not None and (run_clicked or state.autorun):
     except ConfigError as err:  # e.g. the server's cap
         st.error(f"This sweep cannot train: {err}")
 state.autorun = False
+if spec is not None:
+    sweep_link.write_url(spec, state.token)  # after a start: its token is in the address bar at once
 
 sweep_results.draw(state, state.spec)
+sweep_upload.upload_box()
 
 with st.popover("Copy link", icon=":material/link:"):
     st.caption("Opens this sweep's settings:")

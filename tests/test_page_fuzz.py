@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from bench import fuzz
 from bnviz.config import FIELDS, ConfigError
-from bnviz.ui import session, share
+from bnviz.ui import session, share, sidebar, sweep_job, sweep_link, sweep_spec
 from test_app import APP, one_thread_limiter  # noqa: F401 (the fixture)
 
 # Per page. The suite runs 25 (each is a fresh AppTest session, ~0.5-2 s); the issue's 100 per page run with
@@ -70,13 +70,68 @@ def alone(spec, key: str, text: str):
 
 
 # Pages whose links carry more than the lab's knobs (arms, a grid) parse them with their own lenient parsers,
-# property-tested in tests/test_compare.py and tests/test_sweep_link.py; here they must not break on any link.
+# property-tested in tests/test_compare.py and tests/test_sweep_link.py; here they must not break on any link,
+# and the Sweep page's link is checked as the lab's is (check_sweep).
 OWN_URL = ("pages/Compare.py", "pages/Sweep.py")
+SWEEP_PAGE = "pages/Sweep.py"
+GRID_KNOBS = ("batch_size", "norm", "lr", "groups", "model", "eps")
+sweep_values = {  # near-valid and junk values of the Sweep page's own parameters
+    "grid": st.lists(st.tuples(st.sampled_from(GRID_KNOBS), st.lists(st.one_of(
+        *(fuzz.raw_value(k) for k in GRID_KNOBS)), min_size=0, max_size=3)), max_size=3).map(
+        lambda parts: ";".join(f"{k}:{','.join(v)}" for k, v in parts)),
+    "seeds": st.lists(st.integers(-2, 12).map(str), max_size=12).map(",".join),
+    "images": st.one_of(st.just("none"), st.integers(-5, 3_000_000).map(str)),
+    "metric": st.sampled_from(["error", "accuracy", "gap", "ms", "loss"]),
+    "bars": st.sampled_from(["std", "minmax", "sem"]),
+    sweep_job.SWEEP_PARAM: st.text(min_size=1, max_size=12),  # never a live sweep's token
+}
+sweep_keys = st.one_of(st.sampled_from([*FIELDS, *sweep_values, sweep_link.AUTORUN, *VIEW_KEYS]), st.text(max_size=8))
+
+
+def sweep_value(key: str):
+    return st.one_of(sweep_values[key], fuzz.raw_value(None)) if key in sweep_values else raw(key)
+
+
+sweep_query = st.lists(sweep_keys, max_size=8, unique=True).flatmap(lambda names: st.fixed_dictionaries(
+    {k: st.one_of(sweep_value(k), st.lists(sweep_value(k), min_size=2, max_size=3)) for k in names}))
+
+
+def check_sweep(at: AppTest, given_params: dict):
+    """Each bad parameter is named with what is allowed and the default used; each good one is kept in the
+    page's sweep, or named (its sweep cannot train: a combination, the cap); unknown ones named; nothing runs."""
+    warned = [w.value[len(WARNING):] for w in at.warning if w.value.startswith(WARNING)]
+    state = at.session_state[sweep_job.STATE_KEY]
+    spec, default = state.spec, sweep_spec.DEFAULT
+    named = lambda k: [w for w in warned if w.startswith(f"{k}=") and "; using the default " in w]  # noqa: E731
+    for key, sent in given_params.items():
+        text = sent[-1] if isinstance(sent, list) else sent  # a repeated key: the last one counts
+        if key == sweep_job.SWEEP_PARAM:
+            assert any(w.startswith(f"{key}=") and "no such sweep on this server" in w for w in warned), warned
+            continue
+        if key not in FIELDS and key not in sweep_link.URL_FIELDS:
+            assert f"unknown parameter {key!r} ignored" in warned, (key, warned)
+            continue
+        spec_field = FIELDS.get(key) or sweep_link.URL_FIELDS[key]
+        value = alone(spec_field, key, text)
+        if key == sweep_link.AUTORUN:
+            assert not isinstance(value, ConfigError) or named(key), (key, text, warned)
+            continue
+        name = sweep_link.SPEC_OF.get(key)
+        used = getattr(default.base, key) if key in FIELDS else getattr(default, name)
+        if isinstance(value, ConfigError):  # bad: named, with what is allowed and the default used
+            assert any(w.startswith(f"{value}; using the default {spec_field.format(used)}") for w in warned), \
+                (key, text, str(value), warned)
+            continue
+        kept = getattr(spec.base, key) == value if key in FIELDS else getattr(spec, name) == value
+        assert kept or named(key) or (key == "device" and value not in sidebar.devices()), (key, text, warned)
+    assert state.job is None  # nothing runs
 
 
 def check_page(at: AppTest, given_params: dict, page: str):
     assert not at.exception, [e.value for e in at.exception]
     assert not at.error, [e.value for e in at.error]
+    if page == SWEEP_PAGE:
+        return check_sweep(at, given_params)
     if page in OWN_URL:
         return
     warned = [w.value[len(WARNING):] for w in at.warning if w.value.startswith(WARNING)]
@@ -110,7 +165,7 @@ def test_random_query_strings_on_every_page(page):
     @settings(max_examples=EXAMPLES, deadline=None, database=None, report_multiple_bugs=False,
               phases=[Phase.explicit, Phase.generate],  # no shrinking: one AppTest run is ~1-3 s
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-    @given(query)
+    @given(sweep_query if page == SWEEP_PAGE else query)
     def fuzz_page(params):
         at = AppTest.from_file(APP, default_timeout=60)
         at.query_params.update(params)

@@ -46,3 +46,23 @@ def test_the_cap_and_a_combination_the_base_cannot_train(monkeypatch):
     with pytest.raises(ConfigError) as err:
         spec.configs()
     assert err.value.field == "groups" and "100" in err.value.allowed
+
+
+@pytest.mark.parametrize("params, named, kept", [
+    # valid alone, but the default grid's norm=group runs cannot train with it on the mlp (100 units)
+    ({"groups": "3"}, "groups=3 is not allowed: must divide the mlp layer widths", {}),
+    # a grid valid knob by knob whose run (instance norm on the mlp) cannot train
+    ({"grid": "batch_size:2,4;norm:batch,instance"}, "grid='batch_size:2,4;norm:batch,instance': the sweep "
+     "cannot train with it: norm='instance'", {}),
+    # too many runs for the server's cap (5 x 4 x 10 = 200 > 64): the seeds go, the rest stays
+    ({"seeds": ",".join(map(str, range(10))), "lr": "0.01"}, f"at most {MAX_SWEEP_RUNS} runs per sweep", {"lr": 0.01}),
+    ({"device": "tpu9"}, "device='tpu9' is not allowed", {}),
+])
+def test_a_link_whose_sweep_cannot_train_is_named_and_the_default_used(params, named, kept):
+    spec, _, problems = read(params)
+    key = next(iter(params))
+    default = params_of(DEFAULT)[key]
+    assert any(named in p and p.endswith(f"; using the default {default}") for p in problems), problems
+    assert params_of(spec)[key] == default
+    assert all(getattr(spec.base, k) == v for k, v in kept.items())
+    spec.configs()  # what the page opens trains

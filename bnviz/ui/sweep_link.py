@@ -8,10 +8,12 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from bnviz.config import FIELDS, ConfigError, Field, parse_lenient
+from bnviz.config import COMBINED, FIELDS, ConfigError, Field, parse_lenient
 from bnviz.sweep import NOT_GRID
 from bnviz.sweep_table import METRICS, SPREADS
 from bnviz.ui.share import ViewsField
+from bnviz.ui.sidebar import devices
+from bnviz.ui.sweep_job import SWEEP_PARAM
 from bnviz.ui.sweep_spec import DEFAULT, MAX_KNOBS, MAX_SEEDS, SweepSpec
 
 AUTORUN = "autorun"
@@ -81,22 +83,46 @@ URL_FIELDS: dict[str, Field] = {
 
 
 def read(params: dict[str, str]) -> tuple[SweepSpec, bool, list[str]]:
-    """(spec, autorun, problems) from URL query parameters; a bad one is named and its default used."""
+    """(spec, autorun, problems) from URL query parameters. A bad one is named with what is allowed and the
+    default used; so is one valid alone whose sweep cannot train (a combination, the server's cap)."""
     base_values, problems = parse_lenient(FIELDS, {k: v for k, v in params.items() if k in FIELDS},
                                           {name: getattr(DEFAULT.base, name) for name in FIELDS})
+    device = base_values.get("device", DEFAULT.base.device)
+    if device not in devices():  # valid in general, absent here: every run would fail
+        problems.append(f"device={device!r} is not present on this machine: one of {', '.join(devices())}; "
+                        f"using the default {DEFAULT.base.device}")
+        base_values.pop("device")
+    defaults = {key: getattr(DEFAULT, name) for key, name in SPEC_OF.items()} | {AUTORUN: False}
+    values, more = parse_lenient(URL_FIELDS, {k: v for k, v in params.items() if k not in FIELDS}, defaults)
+    problems += more
+    autorun = values.pop(AUTORUN, False)
     while True:
         try:
-            base = DEFAULT.base.replace(**base_values)
-            break
-        except ConfigError as err:  # valid values in a combination PyTorch cannot train
-            base_values.pop(err.field, None)
-            problems.append(f"{err}; using the default for {err.field}")
-    defaults = {key: getattr(DEFAULT, name) for key, name in SPEC_OF.items()} | {AUTORUN: False}
-    rest = {k: v for k, v in params.items() if k not in FIELDS}
-    values, more = parse_lenient(URL_FIELDS, rest, defaults)
-    autorun = values.pop(AUTORUN, False)
-    spec = DEFAULT.replace(base=base, **{SPEC_OF[key]: value for key, value in values.items()})
-    return spec, autorun, problems + more
+            spec = DEFAULT.replace(base=DEFAULT.base.replace(**base_values),
+                                   **{SPEC_OF[key]: value for key, value in values.items()})
+            spec.configs()  # every run validates, within the cap
+            return spec, autorun, problems
+        except ConfigError as err:  # valid values in a combination PyTorch cannot train, or too many runs
+            key = _culprit(err.field, base_values, values)
+            if key is None:  # the default sweep itself: the page says why it cannot train
+                return spec, autorun, problems
+            given = base_values if key in base_values else values
+            field = FIELDS[key] if key in FIELDS else URL_FIELDS[key]
+            shown = field.format(given.pop(key))
+            default = field.format(getattr(DEFAULT.base, key) if key in FIELDS else defaults[key])
+            why = str(err) if key == err.field else f"{key}={shown!r}: the sweep cannot train with it: {err}"
+            problems.append(f"{why}; using the default {default}")
+
+
+def _culprit(field: str, base_values: dict, values: dict) -> str | None:
+    """The given parameter to drop for `field`'s error: itself if the link gave it, else a given knob it
+    combines with, else the link's grid, budget or seeds; None when the link gave none of them."""
+    if field in base_values or field in values:
+        return field
+    combined = [k for k in COMBINED if k in base_values]
+    if field in COMBINED and combined:
+        return combined[0]
+    return next((k for k in ("grid", "images", "seeds") if k in values), combined[0] if combined else None)
 
 
 def params_of(spec: SweepSpec) -> dict[str, str]:
@@ -110,8 +136,9 @@ def link(spec: SweepSpec, autorun: bool = False) -> str:
     return f"{base}?{urlencode(params_of(spec) | ({AUTORUN: '1'} if autorun else {}))}"
 
 
-def write_url(spec: SweepSpec):
-    """Keep the address bar equal to the page's settings, so the browser's own URL is a share link."""
-    wanted = params_of(spec)
+def write_url(spec: SweepSpec, token: str | None = None):
+    """Keep the address bar equal to the page's settings, so the browser's own URL is a share link; with
+    the sweep's token (sweep=), a reload of this browser finds the sweep again."""
+    wanted = params_of(spec) | ({SWEEP_PARAM: token} if token else {})
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)
