@@ -21,6 +21,8 @@ DEFAULT_VIEWS = (5, 1, 4)  # loss and accuracy first: the verdict; then what BN 
 HIST = "hist"  # URL parameter: histograms as small multiples per arm, or each arm minus arm A
 HIST_MODES = ("arms", "difference")
 VIEW_KEYS = (*FIELD_OF, AUTORUN, HIST)
+PAGE = "pages/Compare.py"  # the badge's link back
+BADGE_REFRESH_S = 2.0  # as the lab's badge: well inside the heartbeat timeout
 
 
 @dataclass
@@ -73,6 +75,27 @@ def compare_state(base: RunConfig) -> tuple[CompareState, bool]:
     state.problems += view_problems
     st.session_state[STATE_KEY] = state
     return state, True
+
+
+def training_badge():
+    """On pages other than Compare: the comparison's progress, a link back, and the heartbeat that keeps it
+    training while its user reads another page (as session.training_badge does for the lab's run)."""
+    state = st.session_state.get(STATE_KEY)
+    if state is None or not state.training:
+        return
+
+    @st.fragment(run_every=BADGE_REFRESH_S)
+    def badge():
+        run = state.run
+        if run is None:  # reset in another tab
+            return
+        run.heartbeat()
+        p = run.progress()
+        what = (f"The comparison is training: step {p.steps_done:,} / {p.steps:,} ({p.state})" if p.state in ACTIVE
+                else f"The comparison has ended ({p.state}): step {p.steps_done:,} / {p.steps:,}")
+        st.sidebar.page_link(PAGE, label=what, icon=":material/compare:")
+
+    badge()
 
 
 def default_comparison(base: RunConfig) -> Comparison:
