@@ -96,6 +96,17 @@ class Comparison:
         """The longest arm's steps: the comparison's length (what a progress bar counts to)."""
         return max(cfg.steps for cfg in self.configs)
 
+    @classmethod
+    def of_configs(cls, labels: list[str], configs: list[RunConfig]) -> "Comparison":
+        """The comparison whose arms train exactly `configs` (a comparison file's arms): the first arm's config
+        is the base and each arm overrides the knobs where it differs. ConfigError for a bad count or label."""
+        if not configs:
+            raise ConfigError("arms", 0, f"a comparison has {MIN_ARMS} to {MAX_ARMS} arms")
+        base = configs[0].to_params()
+        arms = [Arm(label, {name: value for name, value in cfg.to_params().items() if value != base[name]})
+                for label, cfg in zip(labels, configs)]
+        return cls(configs[0], tuple(arms))
+
     # --- flat dict form: URL query parameters -----------------------------------------------------
     def to_params(self) -> dict[str, str]:
         """The base's params as a run's, plus `armN.label` and `armN.<field>` per arm (N from 1)."""

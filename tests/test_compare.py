@@ -80,6 +80,20 @@ def test_url_round_trip():
     assert back == cmp and problems == []
 
 
+@pytest.mark.parametrize("base", [RunConfig(), RunConfig(model="mlp", lr=0.01, steps=50)])
+def test_of_configs_gives_back_arms_that_train_exactly_those_configs(base):
+    for name, preset in PRESETS.items():
+        try:
+            original = preset.comparison(base)
+        except ArmError:
+            continue  # norms-at-batch-2 on the mlp (groups): not a comparison to read back
+        again = Comparison.of_configs(original.labels, original.configs)  # what a comparison file holds
+        assert again.configs == original.configs and again.labels == original.labels, name
+        assert again.arms[0].overrides == {}  # the first arm is the base
+    with pytest.raises(ConfigError, match="arm2.label"):
+        Comparison.of_configs(["a", "a"], [base, base.replace(lr=0.5)])
+
+
 def test_bad_arm_params_are_named_and_the_base_used():
     params = {**BASE.to_params(), "arm1.norm": "none", "arm1.label": "off",
               "arm2.eps": "banana", "arm2.momentum": "0.01", "arm2.nrom": "x", "arm7.norm": "none",
