@@ -11,7 +11,7 @@ from bnviz.ui import compare_session, session
 # links already use (/, /Microscope, /Theory). Each page file first calls through_app() (bnviz/ui/entry.py):
 # Streamlit 1.67 runs the files in pages/ on their own, without this script, at a process's first request.
 LAB = st.Page("pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
-COMPARE = st.Page(compare_session.PAGE, title="Compare: paired runs", icon=":material/compare:")
+COMPARE = st.Page("pages/Compare.py", title="Compare: paired runs", icon=":material/compare:")
 PAGES = [
     LAB,
     COMPARE,

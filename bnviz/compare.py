@@ -136,9 +136,11 @@ class Comparison:
         arms = [_lenient_arm(base, number, raw_arms[number], problems) for number in sorted(raw_arms)]
         arms = _distinct_labels(arms)
         if len(arms) < MIN_ARMS:
+            shown = default_comparison(base)
+            where = "" if shown.base == base else " on the default settings (the link's base cannot take its arms)"
             problems.append(f"a comparison needs {MIN_ARMS} to {MAX_ARMS} arms, the link has {len(arms)}; "
-                            f"showing the preset {DEFAULT_PRESET!r} instead")
-            return PRESETS[DEFAULT_PRESET].comparison(base), problems
+                            f"showing the preset {DEFAULT_PRESET!r} instead{where}")
+            return shown, problems
         return cls(base, tuple(arms)), problems
 
 
@@ -239,3 +241,11 @@ PRESETS: dict[str, Preset] = {
                                      labels=("Keras (eps 1e-3, momentum 0.99)", "PyTorch (eps 1e-5, momentum 0.1)"))),
 }
 DEFAULT_PRESET = "bn-vs-none"
+
+
+def default_comparison(base: RunConfig) -> Comparison:
+    """The default preset on `base`; on the default config where `base` cannot take it (bn_noise: norm=none fails)."""
+    try:
+        return PRESETS[DEFAULT_PRESET].comparison(base)
+    except ConfigError:
+        return PRESETS[DEFAULT_PRESET].comparison(RunConfig())

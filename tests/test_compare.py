@@ -112,6 +112,9 @@ def test_bad_arm_params_are_named_and_the_base_used():
 def test_a_link_with_too_few_arms_falls_back_to_a_preset():
     cmp, problems = Comparison.from_params_lenient({"eps": "0.01", "arm1.norm": "none"})
     assert cmp.base.eps == 0.01 and len(cmp.arms) == 2 and "needs 2 to 4 arms" in problems[-1]
+    # A base the preset's arms cannot train (noise needs BN; the preset's second arm has none): said, not raised.
+    cmp, problems = Comparison.from_params_lenient({"bn_noise": "0.5", "arm1.norm": "none"})
+    assert cmp.base == RunConfig() and cmp.configs[1].norm == "none" and "on the default settings" in problems[-1]
 
 
 # --- summary and verdict -----------------------------------------------------------------------

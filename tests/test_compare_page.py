@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from bnviz.comparison_record import ComparisonRecord
 from bnviz.record import read_meta, read_npz
 from bnviz.compare import PRESETS
+from bnviz.config import RunConfig
 from bnviz.live import ACTIVE
 from bnviz.ui.compare_session import STATE_KEY, comparison_csv, comparison_npz
 from apptest_charts import charts
@@ -98,6 +99,23 @@ def test_bad_link_parameters_are_named_and_the_defaults_used():
     assert "hist='sideways'" in warnings and "view" in warnings
     assert labels(at) == ["BN", "none"] and "eps" not in state(at).comparison.arms[1].overrides
     assert state(at).hist == "arms" and state(at).run is None
+
+
+def test_a_link_without_arms_and_an_absent_device_are_named_too():
+    # Without arms the base is the lab's (its link read by the lab), but its problems are named here.
+    at = open_compare({"lr": "abc", "foo": "1", "device": "cuda", "channel": "40", "step": "99999"})
+    assert_sane(at)
+    warnings = [w.value for w in at.warning]
+    assert any("lr='abc'" in w and "float in [1e-06, 10]" in w and "default 0.001" in w for w in warnings)
+    assert any("unknown parameter 'foo' ignored" in w for w in warnings)
+    assert any("device='cuda' is not present" in w and "using the default auto" in w for w in warnings)
+    assert any("channel=40" in w and "0..31" in w for w in warnings)  # in range for block2.norm, not for every site
+    assert any(f"step=99999 is past this comparison's {RunConfig().steps:,} steps" in w for w in warnings)
+    assert state(at).comparison.base.device == "auto" and state(at).selection.channel is None
+    at = open_compare({**TWO_ARMS, "arm2.device": "cuda"})
+    assert [w.value for w in at.warning] == ["Link parameter ignored: arm2.device='cuda' is not present on this "
+                                             "machine: one of auto, cpu; using the base's device"]
+    assert state(at).comparison.configs[1].device == "auto"
 
 
 def test_a_tiny_comparison_trains_to_the_end_and_a_diverging_arm_stops_alone():
