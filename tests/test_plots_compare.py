@@ -11,7 +11,7 @@ import pytest
 
 from bnviz.plots import compare as cplots
 from bnviz.plots import grad_norm_figure, prepost_histogram_figure, training_figure
-from bnviz.plots.style import KIND_COLORS, positive
+from bnviz.plots.style import KIND_COLORS, base_layout, legend_room, positive
 from bnviz.views import VIEWS, At
 from test_plots import BINS, LAYERS, SITES, make_record, without_empty_lists
 
@@ -45,6 +45,26 @@ def test_training_overlay_leaves_out_the_faint_per_batch_loss():
     names = {t.name for t in fig.data}
     assert "A: train, per batch" not in names and "A: test" in names and "B: train-mode − eval-mode" in names
     assert all(not str(t.line.color).startswith("rgba") for t in fig.data if t.line and t.line.color)
+
+
+@pytest.mark.parametrize("number, chart", CURVE_CHARTS, ids=[c.slug for _, c in CURVE_CHARTS])
+def test_an_overlay_gives_its_title_subtitle_and_legend_the_room_base_layout_and_legend_room_give(number, chart):
+    # The room a chart of this title and subtitle gets (base_layout), and the room of the overlay's own legend
+    # (legend_room), not the single run's legend room too: text overlapped when it kept a fixed top of 70 px.
+    records = [make_record(seed=s) for s in range(3)]
+    at = At("block1.norm") if any(v.per_site for v in VIEWS if v.number == number) else At()
+    single = chart.figure(records[0], at)
+    title = f"block1.norm: {chart.axes[0]}"
+    fig = cplots.overlay_figure([chart.figure(r, at) for r in records], ["A", "B", "C"], title)
+    subtitle = single.layout.title.subtitle.text or ""
+    single_top = base_layout(single.layout.title.text, "", subtitle=subtitle)["margin"]["t"]
+    expected = base_layout(title, "", subtitle=subtitle)
+    assert fig.layout.title.text == expected["title"]["text"]  # one line: the rest leads the subtitle
+    assert fig.layout.margin.t == single.layout.margin.t + expected["margin"]["t"] - single_top
+    data = [t.to_plotly_json() for t in fig.data]
+    own = lambda traces: legend_room(traces, {"margin": {"b": 0}})["margin"]["b"]  # noqa: E731
+    single_room = own([t.to_plotly_json() for t in single.data])
+    assert fig.layout.margin.b == single.layout.margin.b - single_room + own(data)
 
 
 @pytest.mark.parametrize("number, chart", CURVE_CHARTS, ids=[c.slug for _, c in CURVE_CHARTS])
