@@ -165,7 +165,9 @@ def test_a_tiny_comparison_trains_to_the_end_and_a_diverging_arm_stops_alone():
 
 
 def badge(at: AppTest) -> list[str]:
-    return [link.value for link in at.sidebar.get("page_link")]
+    """The comparison's badge in the sidebar: its link back to Compare, and its progress."""
+    return [link.value for link in at.sidebar.get("page_link")] + [
+        c.value for c in at.sidebar.caption if c.value.startswith("Compare: step")]
 
 
 def test_a_comparison_keeps_training_while_its_user_reads_another_page():
@@ -182,8 +184,8 @@ def test_a_comparison_keeps_training_while_its_user_reads_another_page():
         time.sleep(0.3)
     assert_sane(at)
     assert run.state in (*ACTIVE, "finished"), run.message  # must not happen: stopped for a silent browser
-    [text] = badge(at)
-    assert text.startswith("The comparison is training: step ") and "/ 20,000" in text
+    link, progress = badge(at)
+    assert link == "Comparison training" and progress.startswith("Compare: step ") and "/ 20,000" in progress
     assert badge(at.switch_page("pages/Lab.py").run()) and not at.exception  # on the lab too
 
     at.switch_page(COMPARE).run()

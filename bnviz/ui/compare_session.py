@@ -89,9 +89,10 @@ def training_badge():
             return
         run.heartbeat()
         p = run.progress()
-        what = (f"The comparison is training: step {p.steps_done:,} / {p.steps:,} ({p.state})" if p.state in ACTIVE
-                else f"The comparison has ended ({p.state}): step {p.steps_done:,} / {p.steps:,}")
-        st.sidebar.page_link(PAGE, label=what, icon=":material/compare:")
+        # A page link is one line in the sidebar: the words to click, then the progress in a caption.
+        st.sidebar.page_link(PAGE, label="Comparison training" if p.state in ACTIVE else "Comparison ended",
+                             icon=":material/compare:")
+        st.sidebar.caption(f"Compare: step {p.steps_done:,} / {p.steps:,} ({p.state}).")
 
     badge()
 
