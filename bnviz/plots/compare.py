@@ -91,7 +91,8 @@ def _overlay_layout(first: go.Figure, title: str) -> dict:
     layout = first.layout.to_plotly_json()
     old = layout.get("title", {})
     subtitle = (old.get("subtitle") or {}).get("text", "")
-    fresh, before = base_layout(title, "", subtitle=subtitle), base_layout(str(old.get("text", "")), "", subtitle=subtitle)
+    fresh = base_layout(title, "", subtitle=subtitle)
+    before = base_layout(str(old.get("text", "")), "", subtitle=subtitle)  # the room the arm's own title had
     margin = {**layout.get("margin", {})}
     margin["t"] = margin.get("t", 0) + fresh["margin"]["t"] - before["margin"]["t"]
     own = legend_room([t.to_plotly_json() for t in first.data], {"margin": {"b": 0}})["margin"]["b"]
