@@ -59,6 +59,9 @@ def test_the_pages_own_download_opens_as_if_just_trained(trained):
     assert at.text_input(key="cmp.arms.1.overrides").value == "norm=none, batch_size=8"
     assert [b.label for b in at.get("download_button")] == ["Comparison record (.npz)", "Metrics (.csv)"]
     assert at.button(key="cmp.run.train").label == "Train again"
+    at.button(key="cmp.run.train").click().run()  # trains the file's arms anew
+    assert not isinstance(state(at).run, OpenedComparison) and state(at).run.cfg.configs == trained["configs"]
+    state(at).run.stop()
 
 
 def test_junk_a_run_file_a_sweep_file_and_bad_labels_are_named_and_change_nothing(trained, tmp_path):
