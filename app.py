@@ -5,16 +5,17 @@ from pathlib import Path
 
 import streamlit as st
 
-from bnviz.ui import session, sweep_job
+from bnviz.ui import compare_session, session, sweep_job
 
 # A new page is one more entry. A page's address is its file name, so the files keep the addresses shared
 # links already use (/, /Microscope, /Theory). Each page file first calls through_app() (bnviz/ui/entry.py):
 # Streamlit 1.67 runs the files in pages/ on their own, without this script, at a process's first request.
 LAB = st.Page("pages/Lab.py", title="Lab: live training", icon=":material/insights:", default=True)
+COMPARE = st.Page("pages/Compare.py", title="Compare: paired runs", icon=":material/compare:")
 SWEEP = st.Page("pages/Sweep.py", title="Sweep: a grid of runs", icon=":material/stacked_line_chart:")
 PAGES = [
     LAB,
-    st.Page("pages/Compare.py", title="Compare: paired runs", icon=":material/compare:"),
+    COMPARE,
     SWEEP,
     st.Page("pages/Papers.py", title="Papers: reproduce the results", icon=":material/science:"),
     st.Page("pages/Microscope.py", title="Microscope: one batch", icon=":material/biotech:"),
@@ -31,6 +32,8 @@ page = st.navigation(PAGES)
 session.open_lab(lab, autorun_allowed=page is LAB)  # a link opened on another page never starts training
 if page is not LAB:
     session.training_badge(lab)  # keeps a lab run alive while its user reads another page
+if page is not COMPARE:
+    compare_session.training_badge()  # and the comparison's
 if page is not SWEEP:
     sweep_job.badge()  # and a sweep
 page.run()

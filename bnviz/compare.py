@@ -96,6 +96,17 @@ class Comparison:
         """The longest arm's steps: the comparison's length (what a progress bar counts to)."""
         return max(cfg.steps for cfg in self.configs)
 
+    @classmethod
+    def of_configs(cls, labels: list[str], configs: list[RunConfig]) -> "Comparison":
+        """The comparison whose arms train exactly `configs` (a comparison file's arms): the first arm's config
+        is the base and each arm overrides the knobs where it differs. ConfigError for a bad count or label."""
+        if not configs:
+            raise ConfigError("arms", 0, f"a comparison has {MIN_ARMS} to {MAX_ARMS} arms")
+        base = configs[0].to_params()
+        arms = [Arm(label, {name: value for name, value in cfg.to_params().items() if value != base[name]})
+                for label, cfg in zip(labels, configs)]
+        return cls(configs[0], tuple(arms))
+
     # --- flat dict form: URL query parameters -----------------------------------------------------
     def to_params(self) -> dict[str, str]:
         """The base's params as a run's, plus `armN.label` and `armN.<field>` per arm (N from 1)."""
@@ -125,9 +136,11 @@ class Comparison:
         arms = [_lenient_arm(base, number, raw_arms[number], problems) for number in sorted(raw_arms)]
         arms = _distinct_labels(arms)
         if len(arms) < MIN_ARMS:
+            shown = default_comparison(base)
+            where = "" if shown.base == base else " on the default settings (the link's base cannot take its arms)"
             problems.append(f"a comparison needs {MIN_ARMS} to {MAX_ARMS} arms, the link has {len(arms)}; "
-                            f"showing the preset {DEFAULT_PRESET!r} instead")
-            return PRESETS[DEFAULT_PRESET].comparison(base), problems
+                            f"showing the preset {DEFAULT_PRESET!r} instead{where}")
+            return shown, problems
         return cls(base, tuple(arms)), problems
 
 
@@ -228,3 +241,11 @@ PRESETS: dict[str, Preset] = {
                                      labels=("Keras (eps 1e-3, momentum 0.99)", "PyTorch (eps 1e-5, momentum 0.1)"))),
 }
 DEFAULT_PRESET = "bn-vs-none"
+
+
+def default_comparison(base: RunConfig) -> Comparison:
+    """The default preset on `base`; on the default config where `base` cannot take it (bn_noise: norm=none fails)."""
+    try:
+        return PRESETS[DEFAULT_PRESET].comparison(base)
+    except ConfigError:
+        return PRESETS[DEFAULT_PRESET].comparison(RunConfig())

@@ -1,9 +1,12 @@
-"""OpenedRun: a run read from a record file, standing where a LiveRun stands so the lab draws it as if just trained."""
+"""OpenedRun (OpenedComparison): a run (a comparison) read from a record file, standing where a LiveRun stands
+so the lab (the Compare page) draws it as if just trained."""
 
 from __future__ import annotations
 
 from contextlib import contextmanager
 
+from bnviz.compare import Comparison
+from bnviz.comparison_record import ComparisonRecord
 from bnviz.config import NORM_WIDTHS
 from bnviz.live import Progress
 from bnviz.models import site_names
@@ -71,3 +74,19 @@ class OpenedRun:
     @contextmanager
     def holding_trainer(self):
         yield None
+
+
+class OpenedComparison(OpenedRun):
+    """OpenedRun for a comparison file: `cfg` the Comparison its arms trained, the record a ComparisonRecord."""
+
+    def __init__(self, record: ComparisonRecord, comparison: Comparison, name: str):
+        self.record, self.name, self.cfg = record, name, comparison
+        self.state = "stopped" if record.status == "running" else record.status
+        self.message = None  # each arm's message is in the record (shown per arm)
+        self.trainer = None
+        self.alive = False
+
+    @property
+    def steps_done(self) -> int:
+        """The furthest arm's steps, as Lockstep.steps_done counts."""
+        return max((int(run.steps["step"][-1]) + 1 if len(run.steps) else 0) for run in self.record.runs)

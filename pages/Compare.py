@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from bnviz.ui import compare_arms, compare_session, compare_views, session
+from bnviz.ui import compare_arms, compare_session, compare_upload, compare_views, session
 from bnviz.ui.compare_session import CompareState
 from bnviz.ui.entry import through_app
 
@@ -26,6 +26,7 @@ st.caption("Two to four arms train together, in lockstep, from the same seed: th
            "lab's settings; every view shows every arm at the same step, one colour per arm.")
 for problem in state.problems:
     st.warning(f"Link parameter ignored: {problem}")
+compare_upload.compare_upload(state)  # open a comparison file (its box is in the sidebar)
 
 with st.expander("Arms: " + " · ".join(state.comparison.labels), expanded=state.run is None,
                  icon=":material/call_split:"):

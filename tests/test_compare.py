@@ -80,6 +80,20 @@ def test_url_round_trip():
     assert back == cmp and problems == []
 
 
+@pytest.mark.parametrize("base", [RunConfig(), RunConfig(model="mlp", lr=0.01, steps=50)])
+def test_of_configs_gives_back_arms_that_train_exactly_those_configs(base):
+    for name, preset in PRESETS.items():
+        try:
+            original = preset.comparison(base)
+        except ArmError:
+            continue  # norms-at-batch-2 on the mlp (groups): not a comparison to read back
+        again = Comparison.of_configs(original.labels, original.configs)  # what a comparison file holds
+        assert again.configs == original.configs and again.labels == original.labels, name
+        assert again.arms[0].overrides == {}  # the first arm is the base
+    with pytest.raises(ConfigError, match="arm2.label"):
+        Comparison.of_configs(["a", "a"], [base, base.replace(lr=0.5)])
+
+
 def test_bad_arm_params_are_named_and_the_base_used():
     params = {**BASE.to_params(), "arm1.norm": "none", "arm1.label": "off",
               "arm2.eps": "banana", "arm2.momentum": "0.01", "arm2.nrom": "x", "arm7.norm": "none",
@@ -98,6 +112,9 @@ def test_bad_arm_params_are_named_and_the_base_used():
 def test_a_link_with_too_few_arms_falls_back_to_a_preset():
     cmp, problems = Comparison.from_params_lenient({"eps": "0.01", "arm1.norm": "none"})
     assert cmp.base.eps == 0.01 and len(cmp.arms) == 2 and "needs 2 to 4 arms" in problems[-1]
+    # A base the preset's arms cannot train (noise needs BN; the preset's second arm has none): said, not raised.
+    cmp, problems = Comparison.from_params_lenient({"bn_noise": "0.5", "arm1.norm": "none"})
+    assert cmp.base == RunConfig() and cmp.configs[1].norm == "none" and "on the default settings" in problems[-1]
 
 
 # --- summary and verdict -----------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """AppTest of the Compare page: the arms (lab base, presets, vary one knob, per-arm overrides), bad link
-parameters named, a tiny comparison trained to the end with a diverging arm, and its downloads."""
+parameters named, a tiny comparison trained to the end with a diverging arm, and its downloads; a comparison
+that trains on while its user reads other pages."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from streamlit.testing.v1 import AppTest
 from bnviz.comparison_record import ComparisonRecord
 from bnviz.record import read_meta, read_npz
 from bnviz.compare import PRESETS
+from bnviz.config import RunConfig
+from bnviz.live import ACTIVE
 from bnviz.ui.compare_session import STATE_KEY, comparison_csv, comparison_npz
 from apptest_charts import charts
 from test_app import APP, TINY, assert_sane, one_thread_limiter  # noqa: F401 (the limiter is an autouse fixture)
 
 COMPARE = "pages/Compare.py"
+SILENCE_S = 3.0  # the comparison's heartbeat timeout in the page-switch test: short, so leaving it would stop it
 TWO_ARMS = {"arm1.label": "BN", "arm1.norm": "batch", "arm2.label": "none", "arm2.norm": "none"}
 
 
@@ -97,6 +101,23 @@ def test_bad_link_parameters_are_named_and_the_defaults_used():
     assert state(at).hist == "arms" and state(at).run is None
 
 
+def test_a_link_without_arms_and_an_absent_device_are_named_too():
+    # Without arms the base is the lab's (its link read by the lab), but its problems are named here.
+    at = open_compare({"lr": "abc", "foo": "1", "device": "cuda", "channel": "40", "step": "99999"})
+    assert_sane(at)
+    warnings = [w.value for w in at.warning]
+    assert any("lr='abc'" in w and "float in [1e-06, 10]" in w and "default 0.001" in w for w in warnings)
+    assert any("unknown parameter 'foo' ignored" in w for w in warnings)
+    assert any("device='cuda' is not present" in w and "using the default auto" in w for w in warnings)
+    assert any("channel=40" in w and "0..31" in w for w in warnings)  # in range for block2.norm, not for every site
+    assert any(f"step=99999 is past this comparison's {RunConfig().steps:,} steps" in w for w in warnings)
+    assert state(at).comparison.base.device == "auto" and state(at).selection.channel is None
+    at = open_compare({**TWO_ARMS, "arm2.device": "cuda"})
+    assert [w.value for w in at.warning] == ["Link parameter ignored: arm2.device='cuda' is not present on this "
+                                             "machine: one of auto, cpu; using the base's device"]
+    assert state(at).comparison.configs[1].device == "auto"
+
+
 def test_a_tiny_comparison_trains_to_the_end_and_a_diverging_arm_stops_alone():
     wild = {"arm2.label": "wild", "arm2.optimizer": "sgd", "arm2.lr": "10", "arm2.placement": "none",
             "arm2.seed": "2"}
@@ -141,3 +162,37 @@ def test_a_tiny_comparison_trains_to_the_end_and_a_diverging_arm_stops_alone():
     assert lines[0].startswith("arm,step,")
     assert {line.split(",")[0] for line in lines[1:]} == {"calm", "wild"}
     assert len(lines) - 1 == len(record.runs[0].steps) + len(record.runs[1].steps)
+
+
+def badge(at: AppTest) -> list[str]:
+    """The comparison's badge in the sidebar: its link back to Compare, and its progress."""
+    return [link.value for link in at.sidebar.get("page_link")] + [
+        c.value for c in at.sidebar.caption if c.value.startswith("Compare: step")]
+
+
+def test_a_comparison_keeps_training_while_its_user_reads_another_page():
+    at = open_compare({**TINY, **TWO_ARMS, "steps": "20000", "view": "1,5"})
+    at.button(key="cmp.run.train").click().run()
+    run = state(at).run
+    # Without a heartbeat from the page it would stop after SILENCE_S; the other pages' badge must give one.
+    run.heartbeat_timeout = SILENCE_S
+    left_at = run.progress().steps_done
+    at.switch_page("pages/Theory.py")
+    end = time.monotonic() + 2 * SILENCE_S
+    while time.monotonic() < end:
+        at.run()  # in a browser the badge's own timer reruns it every 2 s
+        time.sleep(0.3)
+    assert_sane(at)
+    assert run.state in (*ACTIVE, "finished"), run.message  # must not happen: stopped for a silent browser
+    link, progress = badge(at)
+    assert link == "Comparison training" and progress.startswith("Compare: step ") and "/ 20,000" in progress
+    assert badge(at.switch_page("pages/Lab.py").run()) and not at.exception  # on the lab too
+
+    at.switch_page(COMPARE).run()
+    assert_sane(at)
+    assert state(at).run is run and run.progress().steps_done > left_at  # the same comparison, further on
+    assert "/ 20,000" in at.get("progress")[0].proto.text and not badge(at)  # its own page needs no badge
+    titles = {k: f["layout"]["title"]["text"] for k, f in charts(at).items()}
+    assert "at step" in titles["cmp.chart.histograms.block1.norm.arm1"]  # drawn from the run, not placeholders
+    at.button(key="cmp.run.reset").click().run()
+    assert state(at).run is None and run.state == "stopped"

@@ -10,8 +10,8 @@ import plotly.graph_objects as go
 import pytest
 
 from bnviz.plots import compare as cplots
-from bnviz.plots import grad_norm_figure, prepost_histogram_figure, training_figure
-from bnviz.plots.style import KIND_COLORS, positive
+from bnviz.plots import cost_figure, grad_norm_figure, prepost_histogram_figure, training_figure, update_ratio_figure
+from bnviz.plots.style import KIND_COLORS, base_layout, legend_room, positive, split_title
 from bnviz.views import VIEWS, At
 from test_plots import BINS, LAYERS, SITES, make_record, without_empty_lists
 
@@ -39,12 +39,49 @@ def test_grad_norm_overlay_keeps_each_arms_values_in_its_colour():
     assert fig.layout.title.text == "Gradient norm per layer"
 
 
+def test_an_overlay_keeps_a_subtitle_every_arm_shares_and_drops_one_of_arm_a_alone():
+    records = [make_record(seed=s) for s in range(2)]
+    cost = [cost_figure(r) for r in records]
+    assert cost[0].layout.title.subtitle.text != cost[1].layout.title.subtitle.text  # each arm's own median
+    assert not cplots.overlay_figure(cost, ["A", "B"], "Cost per step").layout.title.subtitle.text
+    shared = [update_ratio_figure(r) for r in records]
+    assert shared[0].layout.title.subtitle.text == shared[1].layout.title.subtitle.text
+    fig = cplots.overlay_figure(shared, ["A", "B"], "Update:data ratio per layer")
+    assert fig.layout.title.subtitle.text == shared[0].layout.title.subtitle.text
+
+
 def test_training_overlay_leaves_out_the_faint_per_batch_loss():
     fig = cplots.overlay_figure([training_figure(make_record(seed=1)), training_figure(make_record(seed=2))],
                                 ["A", "B"], "Loss and accuracy")
     names = {t.name for t in fig.data}
     assert "A: train, per batch" not in names and "A: test" in names and "B: train-mode − eval-mode" in names
     assert all(not str(t.line.color).startswith("rgba") for t in fig.data if t.line and t.line.color)
+
+
+@pytest.mark.parametrize("number, chart", CURVE_CHARTS, ids=[c.slug for _, c in CURVE_CHARTS])
+def test_an_overlay_gives_its_title_subtitle_and_legend_the_room_base_layout_and_legend_room_give(number, chart):
+    # The room a chart of this title and subtitle gets (base_layout), and the room of the overlay's own legend
+    # (legend_room), not the single run's legend room too: text overlapped when it kept a fixed top of 70 px.
+    records = [make_record(seed=s) for s in range(3)]
+    at = At("block1.norm") if any(v.per_site for v in VIEWS if v.number == number) else At()
+    single = chart.figure(records[0], at)
+    title = f"block1.norm: {chart.axes[0]}"
+    arms = [chart.figure(r, at) for r in records]
+    fig = cplots.overlay_figure(arms, ["A", "B", "C"], title)
+    subtitle = single.layout.title.subtitle.text or ""
+    shared = all((f.layout.title.subtitle.text or "") == subtitle for f in arms)  # else it is arm A's alone
+    single_top = base_layout(single.layout.title.text, "", subtitle=subtitle)["margin"]["t"]
+    head, rest = split_title(title)
+    shown = (fig.layout.title.subtitle.text or "").replace("<br>", " ")
+    assert fig.layout.title.text == head  # one line: the rest leads the subtitle, said once
+    assert not rest or shown.lower().count(rest.lower()) == 1
+    assert shown.endswith(subtitle.replace("<br>", " ") if shared else "")
+    expected_top = base_layout(head, "", subtitle=fig.layout.title.subtitle.text or "")["margin"]["t"]
+    assert fig.layout.margin.t == single.layout.margin.t + expected_top - single_top
+    data = [t.to_plotly_json() for t in fig.data]
+    own = lambda traces: legend_room(traces, {"margin": {"b": 0}})["margin"]["b"]  # noqa: E731
+    single_room = own([t.to_plotly_json() for t in single.data])
+    assert fig.layout.margin.b == single.layout.margin.b - single_room + own(data)
 
 
 @pytest.mark.parametrize("number, chart", CURVE_CHARTS, ids=[c.slug for _, c in CURVE_CHARTS])

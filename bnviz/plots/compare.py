@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from bnviz.plots.activations import rebin_histograms
 from bnviz.plots.histograms import DENSITY_TITLE, VALUE_TITLE, drawable_edges
 from bnviz.plots.style import (KIND_LABELS, NO_SNAPSHOTS_HINT, REFERENCE_COLOR, base_layout, empty_figure,
-                               figure, rgba, snapshot_row)
+                               figure, legend_room, rgba, snapshot_row, split_title)
 from bnviz.record import KINDS, RunRecord
 
 # One colour per arm on the whole page; none is the pre blue or the post vermillion (they keep their meaning).
@@ -43,8 +43,7 @@ def overlay_figure(figures: list[go.Figure | None], labels: list[str], title: st
     if not drawn:
         first = next((f for f in figures if f is not None), None)
         return first if first is not None else empty_figure(title, NO_SNAPSHOTS_HINT)
-    layout = drawn[0][1].layout.to_plotly_json()
-    layout["title"] = {**layout.get("title", {}), "text": title}
+    layout = _overlay_layout(drawn[0][1], title, shared=len({_subtitle(f) for _, f in drawn}) == 1)
     layout["legend"] = {**layout.get("legend", {}), "groupclick": "togglegroup"}
     # Divergence marks belong to one arm; each arm's are added back in its colour below.
     layout["shapes"] = [s for s in layout.get("shapes", []) if "diverged" not in str(s)
@@ -80,12 +79,36 @@ def overlay_figure(figures: list[go.Figure | None], labels: list[str], title: st
             data.append({"type": "scatter", "x": [None], "y": [None], "mode": "lines", "name": name,
                          "line": {"color": REFERENCE_COLOR, "dash": DASHES[style % len(DASHES)], "width": 2},
                          "hoverinfo": "skip", "legendgroup": f"style:{name}"})
-    # The legend (arms, then the styles) goes under the chart: at the top it would wrap into the title.
-    rows = 1 + (len(drawn) + len(styles)) // 4
+    # The legend (arms, then the styles) goes under the chart, as base_layout puts it; figure() gives it room.
     layout["legend"].update(orientation="h", x=0, xanchor="left", y=0, yanchor="bottom", yref="container")
-    layout["margin"] = {**layout.get("margin", {}), "t": 70, "b": 80 + 28 * rows}
-    layout["height"] = 450 + 28 * rows
     return figure(data, layout)
+
+
+def _subtitle(fig: go.Figure) -> str:
+    return str(fig.layout.title.subtitle.text or "")
+
+
+def _overlay_layout(first: go.Figure, title: str, shared: bool) -> dict:
+    """The first arm's layout retitled `title` the way base_layout titles a chart (one line, the rest leading
+    the subtitle, the top margin following the subtitle's lines) and without the bottom room legend_room gave
+    its own legend: figure() adds the room the overlay's legend needs instead. Its subtitle is kept only when
+    `shared` by every arm: one that differs says something of arm A alone (its median ms, its off-axis count)."""
+    layout = first.layout.to_plotly_json()
+    old = layout.get("title", {})
+    subtitle = _subtitle(first) if shared else ""
+    head, rest = split_title(title)
+    if rest and rest.lower() in subtitle.lower().replace("<br>", " "):
+        title = head  # the subtitle says it already ("Batch vs running statistics" twice)
+    fresh = base_layout(title, "", subtitle=subtitle)
+    before = base_layout(str(old.get("text", "")), "", subtitle=_subtitle(first))  # the room the arm's title had
+    margin = {**layout.get("margin", {})}
+    margin["t"] = margin.get("t", 0) + fresh["margin"]["t"] - before["margin"]["t"]
+    own = legend_room([t.to_plotly_json() for t in first.data], {"margin": {"b": 0}})["margin"]["b"]
+    margin["b"] = margin.get("b", 0) - own
+    layout.update(title={**{k: v for k, v in old.items() if k != "subtitle"}, **fresh["title"]}, margin=margin)
+    if layout.get("height"):
+        layout["height"] -= own
+    return layout
 
 
 def arm_figure(fig: go.Figure, label: str, i: int) -> go.Figure:

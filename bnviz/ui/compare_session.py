@@ -9,18 +9,22 @@ from urllib.parse import urlencode
 
 import streamlit as st
 
-from bnviz.compare import DEFAULT_PRESET, PRESETS, Comparison
+from bnviz.compare import MAX_ARMS, Comparison, default_comparison
 from bnviz.comparison_record import ComparisonRecord
 from bnviz.compare_summary import comparison_table
-from bnviz.config import ConfigError, Field, RunConfig, parse_lenient
+from bnviz.config import FIELDS, ConfigError, Field, RunConfig, parse_lenient
 from bnviz.live import ACTIVE, Limiter, LiveRun
-from bnviz.ui.share import AUTORUN, FIELD_OF, Selection, url_fields
+from bnviz.ui import sidebar
+from bnviz.ui.session import RUN_PARAM
+from bnviz.ui.share import AUTORUN, FIELD_OF, Selection, channel_problem, url_fields
 
 STATE_KEY = "bnviz.compare"
 DEFAULT_VIEWS = (5, 1, 4)  # loss and accuracy first: the verdict; then what BN does and why it helps
 HIST = "hist"  # URL parameter: histograms as small multiples per arm, or each arm minus arm A
 HIST_MODES = ("arms", "difference")
 VIEW_KEYS = (*FIELD_OF, AUTORUN, HIST)
+PAGE = "pages/Compare.py"  # the badge's link back
+BADGE_REFRESH_S = 2.0  # as the lab's badge: well inside the heartbeat timeout
 
 
 @dataclass
@@ -63,37 +67,85 @@ def compare_state(base: RunConfig) -> tuple[CompareState, bool]:
         return state, False
     state = CompareState()
     params = st.query_params.to_dict()
-    arm_keys = [k for k in params if k.startswith("arm")]
-    if arm_keys:  # a comparison link: its base and arms
-        comparison, problems = Comparison.from_params_lenient({k: v for k, v in params.items() if k not in VIEW_KEYS})
-    else:  # opened from the menu: the lab's current settings, BN vs none
-        comparison, problems = default_comparison(base), []
-    state.comparison, state.problems = comparison, problems
-    state.selection, state.hist, state.autorun, view_problems = read_view(params, comparison.base.model)
+    state.comparison, state.problems = read_comparison(params, base, sidebar.devices())
+    state.selection, state.hist, state.autorun, view_problems = read_view(params, state.comparison.base.model,
+                                                                          state.comparison.steps)
     state.problems += view_problems
     st.session_state[STATE_KEY] = state
     return state, True
 
 
-def default_comparison(base: RunConfig) -> Comparison:
-    """The default preset on `base`; on the default config where `base` cannot take it (ArmError)."""
-    try:
-        return PRESETS[DEFAULT_PRESET].comparison(base)
-    except ConfigError:
-        return PRESETS[DEFAULT_PRESET].comparison(RunConfig())
+def training_badge():
+    """On pages other than Compare: the comparison's progress, a link back, and the heartbeat that keeps it
+    training while its user reads another page (as session.training_badge does for the lab's run)."""
+    state = st.session_state.get(STATE_KEY)
+    if state is None or not state.training:
+        return
+
+    @st.fragment(run_every=BADGE_REFRESH_S)
+    def badge():
+        run = state.run
+        if run is None:  # reset in another tab
+            return
+        run.heartbeat()
+        p = run.progress()
+        # A page link is one line in the sidebar: the words to click, then the progress in a caption.
+        st.sidebar.page_link(PAGE, label="Comparison training" if p.state in ACTIVE else "Comparison ended",
+                             icon=":material/compare:")
+        st.sidebar.caption(f"Compare: step {p.steps_done:,} / {p.steps:,} ({p.state}).")
+
+    badge()
+
+
+def read_comparison(params: dict[str, str], base: RunConfig, devices: list[str]) -> tuple[Comparison, list[str]]:
+    """The link's base and arms, or without arms the default preset on `base` (the lab's settings); each bad,
+    unknown or absent-device parameter is named with what is allowed and the value used instead."""
+    params = {k: v for k, v in params.items() if k not in VIEW_KEYS and k != RUN_PARAM}  # run=: the lab's run
+    problems = _absent_devices(params, devices)
+    if not any(k.startswith("arm") for k in params):  # opened from the menu, or a lab link: BN vs none
+        _, base_problems = RunConfig.from_params_lenient(params)  # what `base` was read from, named here
+        return default_comparison(base), problems + base_problems
+    comparison, arm_problems = Comparison.from_params_lenient(params)
+    return comparison, problems + arm_problems
+
+
+def _absent_devices(params: dict[str, str], devices: list[str]) -> list[str]:
+    """Drop (and name) `device` and `armN.device` values this machine lacks, as the lab does for its device."""
+    problems = []
+    keys = {"device", *(f"arm{n}.device" for n in range(1, MAX_ARMS + 1))}  # other arms: named unknown later
+    for key in [k for k in params if k in keys]:
+        try:
+            device = FIELDS["device"].parse(key, params[key])
+            FIELDS["device"].check(key, device)
+        except ConfigError:
+            continue  # not a device at all: the lenient parser names it
+        if device not in devices:
+            params.pop(key)
+            instead = "the default auto" if key == "device" else "the base's device"
+            problems.append(f"{key}={device!r} is not present on this machine: one of {', '.join(devices)}; "
+                            f"using {instead}")
+    return problems
 
 
 def view_fields(model: str) -> dict[str, Field]:
     return url_fields(model) | {HIST: Field(str, "histograms: a row per arm, or each arm minus arm A", HIST_MODES)}
 
 
-def read_view(params: dict[str, str], model: str) -> tuple[Selection, str, bool, list[str]]:
-    """(selection, hist mode, autorun, problems) from the link; a bad value is named and its default used."""
+def read_view(params: dict[str, str], model: str, steps: int) -> tuple[Selection, str, bool, list[str]]:
+    """(selection, hist mode, autorun, problems) from the link; a bad value (a step past the comparison's `steps`
+    too) is named and its default used."""
     default = Selection(views=DEFAULT_VIEWS)
     defaults = {key: getattr(default, name) for key, name in FIELD_OF.items()} | {AUTORUN: False, HIST: "arms"}
     values, problems = parse_lenient(view_fields(model), {k: v for k, v in params.items() if k in VIEW_KEYS},
                                      defaults)
     autorun, hist = values.pop(AUTORUN, False), values.pop(HIST, "arms")
+    problem = channel_problem(model, values.get("site", default.site), values.get("channel"))
+    if problem:  # in range for the model, not for the site shown
+        problems.append(problem)
+        values.pop("channel")
+    if values.get("step") is not None and values["step"] > steps:
+        problems.append(f"step={values.pop('step')} is past this comparison's {steps:,} steps; using the default "
+                        "latest")
     return replace(default, **{FIELD_OF[key]: value for key, value in values.items()}), hist, autorun, problems
 
 

@@ -53,13 +53,17 @@ def _sites(comparison: Comparison) -> list[str]:
     return names
 
 
-def _scrubber(where, comparison: Comparison, step: int | None) -> int | None:
-    """One slider over the comparison's steps; each arm shows its snapshot nearest the chosen step."""
+def step_stops(comparison: Comparison) -> list[int]:
+    """The scrubber's steps: at most MAX_STEP_STOPS, on the arms' shortest snapshot cadence, the last the end."""
     steps = comparison.steps
     every = min(cfg.record_every for cfg in comparison.configs)
-    stride = every * math.ceil(steps / every / MAX_STEP_STOPS)
-    stops = [*range(0, steps, stride), steps]
-    key = f"{KEY}step.{steps}.{stride}"
+    return [*range(0, steps, every * math.ceil(steps / every / MAX_STEP_STOPS)), steps]
+
+
+def _scrubber(where, comparison: Comparison, step: int | None) -> int | None:
+    """One slider over the comparison's steps; each arm shows its snapshot nearest the chosen step."""
+    stops, steps = step_stops(comparison), comparison.steps
+    key = f"{KEY}step.{steps}.{len(stops)}"  # a new slider when the stops change
     if key not in st.session_state:
         st.session_state[key] = steps if step is None else min(stops, key=lambda s: abs(s - step))
     chosen = where.select_slider("Step (every arm)", stops, key=key,

@@ -85,15 +85,22 @@ def read(params: dict[str, str], devices: list[str]) -> tuple[RunConfig, Selecti
     values, view_problems = parse_lenient(url_fields(cfg.model), {k: v for k, v in params.items() if k in view_keys},
                                           defaults)
     autorun = values.pop(AUTORUN, False)
-    widths = dict(zip(site_names(cfg.model), NORM_WIDTHS[cfg.model]))
-    site, channel = values.get("site", default.site), values.get("channel")
-    width = min(widths.values()) if site == "all" else widths[site]
-    if channel is not None and channel >= width:  # in range for some site, not the one shown
-        where = "every site" if site == "all" else site
-        view_problems.append(f"channel={channel!r} is not allowed: {where} has channels 0..{width - 1} "
-                             f"({', '.join(f'{n} {w}' for n, w in widths.items())}); using the default all")
+    problem = channel_problem(cfg.model, values.get("site", default.site), values.get("channel"))
+    if problem:
+        view_problems.append(problem)
         values.pop("channel")
     return cfg, Selection(**{FIELD_OF[key]: value for key, value in values.items()}), autorun, problems + view_problems
+
+
+def channel_problem(model: str, site: str, channel: int | None) -> str | None:
+    """Why `channel` cannot be shown at `site` of `model` (in range for some site, not this one); None if it can."""
+    widths = dict(zip(site_names(model), NORM_WIDTHS[model]))
+    width = min(widths.values()) if site == "all" else widths[site]
+    if channel is None or channel < width:
+        return None
+    where = "every site" if site == "all" else site
+    return (f"channel={channel!r} is not allowed: {where} has channels 0..{width - 1} "
+            f"({', '.join(f'{n} {w}' for n, w in widths.items())}); using the default all")
 
 
 def params_of(cfg: RunConfig, selection: Selection) -> dict[str, str]:

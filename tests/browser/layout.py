@@ -63,6 +63,8 @@ PAGES = {  # name -> address: a short training of each model with every view on,
     "lab-seed_cnn": f"/?model=seed_cnn&{TINY}",
     "lab-mlp": f"/?model=mlp&{TINY}",
     "lab-diverged": f"/?model=mlp&optimizer=sgd&lr=10&placement=none&{TINY}",
+    "compare": f"/Compare?model=mlp&arm1.label=BN&arm1.norm=batch&arm2.label=none&arm2.norm=none"
+               f"&arm3.label=batch%204&arm3.batch_size=4&{TINY}",  # 3 arms, every view overlaid
     "microscope": "/Microscope",
     "theory": "/Theory",
 }
