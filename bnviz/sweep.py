@@ -130,18 +130,23 @@ class Sweep:
             raise ConfigError(err.field, err.value, f"{err.allowed} (in the run {where})") from None
 
 
-def train_run(cfg: RunConfig, keep_record: bool = False, finish=None) -> RunResult:
+def train_run(cfg: RunConfig, keep_record: bool = False, finish=None, probe=None) -> RunResult:
     """Train `cfg` to its steps in this process; any exception becomes a 'failed' result, never a raise.
-    `finish(trainer) -> dict` (a top-level function: it crosses to the workers) measures on the trained model."""
+    Top-level functions (they cross to the workers): `finish(trainer) -> dict` measures on the trained model,
+    `probe(trainer) -> {name: value}` after every step (bnviz.papers.runs.Probe); both land in `extra`."""
     try:
         from bnviz.trainer import Trainer
 
         trainer = Trainer(cfg)
+        probes: dict = {}
         while not trainer.done:
-            trainer.step(CHUNK)
+            trainer.step(1 if probe is not None else CHUNK)
+            if probe is not None and trainer.record.status in ("running", "finished"):
+                for name, value in probe(trainer).items():
+                    probes.setdefault(name, []).append(value)
         trainer.recorder.close()
         result = result_of(trainer.record, keep_record)
-        result.extra = finish(trainer) if finish is not None else {}
+        result.extra = {**(finish(trainer) if finish is not None else {}), **({"probe": probes} if probe else {})}
         return result
     except Exception as err:  # the sweep goes on; the message says what happened
         last = traceback.extract_tb(err.__traceback__)[-1]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bnviz.config import RunConfig
-from bnviz.papers.runs import Finish, Progress, Run, train_arms, train_grid
+from bnviz.papers.runs import Finish, Probe, Progress, Run, train_arms, train_grid
 
 BUDGETS = ("test", "quick", "full")  # test: the suite's; quick: the live button (<= 60 s on 2 cores); full: shipped
 
@@ -30,6 +30,7 @@ class Reproduction:
     verdict: Callable[[dict], tuple[bool, str]]  # measured -> (holds, one sentence with the numbers)
     grid: bool = False  # independent runs (a sweep) rather than arms compared in lockstep
     finish: Finish | None = None  # measured on each trained model (e.g. recalibration)
+    probe: Probe | None = None  # measured after every step (e.g. a layer's input on a fixed batch)
     budgets: dict = field(default_factory=dict)  # budget -> a line saying what it runs
 
     def run(self, budget: str = "quick", progress: Progress | None = None, backend=None) -> dict:
@@ -45,8 +46,8 @@ class Reproduction:
         engine in this process, or, given a backend that is not this machine's (ray), as independent runs there:
         the arms share no state, so the numbers are the same."""
         if self.grid or (backend is not None and backend.name != "local"):
-            return train_grid(configs, progress=progress, finish=self.finish, backend=backend)
-        return train_arms(configs, progress=progress, finish=self.finish)
+            return train_grid(configs, progress=progress, finish=self.finish, backend=backend, probe=self.probe)
+        return train_arms(configs, progress=progress, finish=self.finish, probe=self.probe)
 
     def judge(self, runs: list[Run], budget: str, wall_s: float | None = None) -> dict:
         measured = clean(self.measure(runs))

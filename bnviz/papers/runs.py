@@ -34,6 +34,9 @@ Progress = Callable[[list[Run], int, int], None]
 # finish(trainer) -> plain numbers measured on the trained model (it must not train it further); a top-level
 # function, since the sweep engine calls it in its worker processes
 Finish = Callable[[Trainer], dict]
+# probe(trainer) -> {name: array} after every training step, leaving the model as it was (bnviz.probe); each
+# run's extra["probe"][name] is then the list of them, one per step
+Probe = Callable[[Trainer], dict]
 
 
 def comparison_of(configs: Sequence[RunConfig]) -> Comparison:
@@ -54,7 +57,7 @@ def groups(n: int, size: int = MAX_ARMS) -> list[range]:
 
 
 def train_arms(configs: Sequence[RunConfig], progress: Progress | None = None, finish: Finish | None = None,
-               dataset: Dataset | None = None) -> list[Run]:
+               dataset: Dataset | None = None, probe: Probe | None = None) -> list[Run]:
     """Train arms that are compared with each other (same data, different knobs) through Lockstep, a few at a
     time (a comparison holds at most MAX_ARMS); one Run per config, in order."""
     if len(configs) < 2:
@@ -62,21 +65,34 @@ def train_arms(configs: Sequence[RunConfig], progress: Progress | None = None, f
     total, runs, before = sum(cfg.steps for cfg in configs), [], 0
     for group in groups(len(configs)):
         lockstep = Lockstep(comparison_of([configs[i] for i in group]), dataset)
-        group_runs = [Run(configs[i], t.record) for i, t in zip(group, lockstep.trainers)]
+        group_runs = [Run(configs[i], t.record, {"probe": {}} if probe else {}) for i, t in zip(group, lockstep.trainers)]
         runs += group_runs
         while not lockstep.done:
-            lockstep.step(CHUNK)
+            for _ in range(CHUNK if probe else 1):  # a probe looks after every step
+                if lockstep.done:
+                    break
+                running = [not t.done for t in lockstep.trainers]
+                lockstep.step(1 if probe else CHUNK)
+                if probe:
+                    for was_running, trainer, run in zip(running, lockstep.trainers, group_runs):
+                        if was_running and trainer.record.status in ("running", "finished"):
+                            add_probe(run.extra["probe"], probe(trainer))
             if progress:
                 progress(runs, before + _steps(lockstep), total)
         for k, (trainer, run) in enumerate(zip(lockstep.trainers, group_runs)):
             if lockstep.record.failed[k]:
                 raise RuntimeError(f"a run failed: {lockstep.record.messages[k]}")
             trainer.recorder.close()
-            run.extra = finish(trainer) if finish else {}
+            run.extra.update(finish(trainer) if finish else {})
         before += sum(t.cfg.steps for t in lockstep.trainers)
         if progress:
             progress(runs, before, total)
     return runs
+
+
+def add_probe(probes: dict, measured: dict):
+    for name, value in measured.items():
+        probes.setdefault(name, []).append(value)
 
 
 def _steps(lockstep: Lockstep) -> int:
@@ -85,15 +101,15 @@ def _steps(lockstep: Lockstep) -> int:
 
 
 def train_grid(configs: Sequence[RunConfig], progress: Progress | None = None, finish: Finish | None = None,
-               dataset: Dataset | None = None, backend=None) -> list[Run]:
+               dataset: Dataset | None = None, backend=None, probe: Probe | None = None) -> list[Run]:
     """Train a grid of independent runs through the sweep engine: `backend` (bnviz.backends.make_backend; by
     default the local pool, one 1-thread worker per core) trains them where it trains a sweep's runs, each with
     its full record and `finish`'s numbers. One Run per config, in order; `progress` as each run lands.
     (`dataset` is not used: each worker loads its own, from the same files.)"""
     from bnviz.backends import make_backend
 
-    backend = backend or make_backend("local", keep_record=True, finish=finish)
-    backend.keep_record, backend.finish = True, finish  # a reproduction measures on the records
+    backend = backend or make_backend("local")
+    backend.keep_record, backend.finish, backend.probe = True, finish, probe  # what a reproduction measures
     keys = {run_key(cfg): i for i, cfg in enumerate(configs)}
     total, done, landed = sum(cfg.steps for cfg in configs), 0, {}
     results = backend.results(list(configs))
