@@ -65,18 +65,11 @@ def train_arms(configs: Sequence[RunConfig], progress: Progress | None = None, f
     total, runs, before = sum(cfg.steps for cfg in configs), [], 0
     for group in groups(len(configs)):
         lockstep = Lockstep(comparison_of([configs[i] for i in group]), dataset)
-        group_runs = [Run(configs[i], t.record, {"probe": {}} if probe else {}) for i, t in zip(group, lockstep.trainers)]
+        group_runs = [Run(configs[i], t.record, {"probe": {}} if probe else {})
+                      for i, t in zip(group, lockstep.trainers)]
         runs += group_runs
         while not lockstep.done:
-            for _ in range(CHUNK if probe else 1):  # a probe looks after every step
-                if lockstep.done:
-                    break
-                running = [not t.done for t in lockstep.trainers]
-                lockstep.step(1 if probe else CHUNK)
-                if probe:
-                    for was_running, trainer, run in zip(running, lockstep.trainers, group_runs):
-                        if was_running and trainer.record.status in ("running", "finished"):
-                            add_probe(run.extra["probe"], probe(trainer))
+            _advance(lockstep, group_runs, probe)
             if progress:
                 progress(runs, before + _steps(lockstep), total)
         for k, (trainer, run) in enumerate(zip(lockstep.trainers, group_runs)):
@@ -88,6 +81,21 @@ def train_arms(configs: Sequence[RunConfig], progress: Progress | None = None, f
         if progress:
             progress(runs, before, total)
     return runs
+
+
+def _advance(lockstep: Lockstep, group_runs: list[Run], probe: Probe | None):
+    """CHUNK more steps of every arm; with a probe one step at a time, probing each arm that trained that step."""
+    if probe is None:
+        lockstep.step(CHUNK)
+        return
+    for _ in range(CHUNK):
+        if lockstep.done:
+            return
+        running = [not t.done for t in lockstep.trainers]
+        lockstep.step(1)
+        for was_running, trainer, run in zip(running, lockstep.trainers, group_runs):
+            if was_running and trainer.record.status in ("running", "finished"):  # not after a divergence
+                add_probe(run.extra["probe"], probe(trainer))
 
 
 def add_probe(probes: dict, measured: dict):

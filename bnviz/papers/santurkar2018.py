@@ -65,8 +65,9 @@ def verdict(m: dict) -> tuple[bool, str]:
     trains = noisy["final_acc"] >= bn["final_acc"] - ACC_DROP
     unstable = noisy["median_shift"] >= SHIFT_FACTOR * none["median_shift"]
     text = (f"final test accuracy: BN {bn['final_acc']:.1%}, noisy BN {noisy['final_acc']:.1%}, no BN "
-            f"{none['final_acc']:.1%}; median per-step shift of the last layer's input distributions on a fixed batch: noisy BN "
-            f"{noisy['median_shift']:.3f}, BN {bn['median_shift']:.3f}, no BN {none['median_shift']:.3f}")
+            f"{none['final_acc']:.1%}; median per-step shift of the last layer's input distributions on a fixed "
+            f"batch: noisy BN {noisy['median_shift']:.3f}, BN {bn['median_shift']:.3f}, "
+            f"no BN {none['median_shift']:.3f}")
     holds = trains and unstable
     return holds, ("reproduced: " if holds else "not reproduced: ") + text
 
