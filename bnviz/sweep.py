@@ -45,6 +45,7 @@ class RunResult:
     ms_per_step: float = math.nan  # median; timing, so never part of a bitwise comparison
     attempts: int = 1  # 2 when a worker died under it and it was retried
     record: object = None  # the full RunRecord when asked for (keep_record)
+    extra: dict = field(default_factory=dict)  # what a `finish` measured on the trained model (plain numbers)
 
     @property
     def key(self) -> str:
@@ -56,7 +57,7 @@ class RunResult:
 
     # Plain form for crossing process boundaries (pool pipes, Ray object store): no locks, no classes.
     def to_wire(self) -> dict:
-        wire = {k: getattr(self, k) for k in ("status", "message", "ms_per_step", "attempts", *FINAL)}
+        wire = {k: getattr(self, k) for k in ("status", "message", "ms_per_step", "attempts", "extra", *FINAL)}
         wire.update(config=self.config.to_params(), images_seen=self.images_seen, curve_acc=self.curve_acc)
         if self.record is not None:
             buffer = io.BytesIO()
@@ -129,16 +130,24 @@ class Sweep:
             raise ConfigError(err.field, err.value, f"{err.allowed} (in the run {where})") from None
 
 
-def train_run(cfg: RunConfig, keep_record: bool = False) -> RunResult:
-    """Train `cfg` to its steps in this process; any exception becomes a 'failed' result, never a raise."""
+def train_run(cfg: RunConfig, keep_record: bool = False, finish=None, probe=None) -> RunResult:
+    """Train `cfg` to its steps in this process; any exception becomes a 'failed' result, never a raise.
+    Top-level functions (they cross to the workers): `finish(trainer) -> dict` measures on the trained model,
+    `probe(trainer) -> {name: value}` after every step (bnviz.papers.runs.Probe); both land in `extra`."""
     try:
         from bnviz.trainer import Trainer
 
         trainer = Trainer(cfg)
+        probes: dict = {}
         while not trainer.done:
-            trainer.step(CHUNK)
+            trainer.step(1 if probe is not None else CHUNK)
+            if probe is not None and trainer.record.status in ("running", "finished"):
+                for name, value in probe(trainer).items():
+                    probes.setdefault(name, []).append(value)
         trainer.recorder.close()
-        return result_of(trainer.record, keep_record)
+        result = result_of(trainer.record, keep_record)
+        result.extra = {**(finish(trainer) if finish is not None else {}), **({"probe": probes} if probe else {})}
+        return result
     except Exception as err:  # the sweep goes on; the message says what happened
         last = traceback.extract_tb(err.__traceback__)[-1]
         return RunResult(cfg, "failed", f"{type(err).__name__}: {err} ({last.filename.rsplit('/', 1)[-1]}:"

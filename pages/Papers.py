@@ -12,12 +12,13 @@ limiter = session.shared_limiter()
 
 st.title("Reproduce the papers")
 session.link_problems(session.lab_session())  # a link's ignored parameters, named, on every page
-st.caption("Each section states a paper's claim, draws our shipped measurement at once and judges it against a "
-           "stated threshold. Run it here retrains a smaller version live, through the same training queue as "
+st.caption("Each reproduction states a paper's claim, draws our shipped measurement at once and judges it against "
+           "a stated threshold. Run it here retrains a smaller version live, through the same training queue as "
            "the lab, and recomputes the verdict on the live data.")
-st.markdown(" · ".join(f"[{papers.get(name).title.split(':')[0]}](#{name})" for name in papers.names()))
-
-for name in papers.names():
-    papers_section.section(name, limiter)
-    st.divider()
+# One reproduction at a time: a visitor's browser draws its two or three figures, not all ten.
+name = st.radio("Reproduction", papers.names(), format_func=papers_section.short_title, horizontal=True,
+                key=papers_section.SHOWN_KEY)
+papers_section.elsewhere(name)
+papers_section.section(name, limiter)
+st.divider()
 st.caption("bnviz · papers · shipped results: bnviz/assets/papers/, made by scripts/make_paper_results.py.")

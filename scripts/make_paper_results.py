@@ -45,15 +45,19 @@ def main(argv=None) -> int:
         torch.set_num_threads(args.threads)
     papers.SHIPPED.mkdir(parents=True, exist_ok=True)
     made_from = commit()  # now, while the code this process imported is the checked-out code
+    from bnviz.backends import make_backend
+
+    backend = make_backend("local", threads=args.threads)  # a grid: one worker per core, --threads each
     for name in args.names or papers.names():
         started = time.perf_counter()
-        result = papers.run(name, args.budget)
+        result = papers.run(name, args.budget, backend=backend)
         result["provenance"] = {
             "command": "python scripts/make_paper_results.py " + shlex.join([name, "--budget", args.budget]
                                                                             + (["--threads", str(args.threads)]
                                                                                if args.threads else [])),
             "commit": made_from, "budget": args.budget, "wall_s": round(time.perf_counter() - started, 1),
             "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "engine": backend.describe() if papers.get(name).grid else "compare engine: arms in lockstep, this process",
             "finished_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
         path = papers.SHIPPED / f"{name}.json"
         path.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")

@@ -29,10 +29,13 @@ def test_list_names_every_reproduction():
 @pytest.mark.parametrize("argv, message", [
     (["reproduce", "nope"], "argument NAME: 'nope' is not allowed: one of ioffe2015"),
     (["reproduce"], "argument NAME: None is not allowed"),
-    (["reproduce", "ioffe2015", "--backend", "ray"], "argument --backend: 'ray' is not allowed: local"),
+    (["reproduce", "ioffe2015", "--backend", "dask"], "argument --backend: 'dask' is not allowed: one of local, ray"),
+    (["reproduce", "ioffe2015", "--backend", "ray"], "argument --address: address=None is not allowed: a Ray cluster"),
+    (["reproduce", "ioffe2015", "--workers", "0"], "argument --workers: 0 is not allowed: an int >= 1"),
     (["reproduce", "ioffe2015", "--out", "/no/such/dir/r.json"], "argument --out: folder '/no/such/dir'"),
 ])
-def test_bad_arguments_exit_2_naming_them(argv, message):
+def test_bad_arguments_exit_2_naming_them(argv, message, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)  # --backend ray without an address: never a private cluster
     code, _, err = _run(argv)
     assert code == 2 and message in err
 

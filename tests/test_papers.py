@@ -118,10 +118,12 @@ def test_small_batch_gap_widens_as_the_batch_shrinks():
 
 
 def test_santurkar2018_noisy_bn_trains_like_bn_with_less_stable_inputs():
-    # The verdict's 2x (noisy BN's shift over no BN's) is not met at this budget (1.75x, see the notes: the
-    # per-step shift has a batch-sampling floor common to every arm); these bounds fail if the noise is off
-    # (noisy BN would shift like BN, ~0.1) or breaks training.
-    m = papers.run("santurkar2018", "test")["measured"]
+    # The shift is measured on a fixed probe batch (bnviz.probe): these bounds fail if the noise is off (noisy BN
+    # would shift like BN), breaks training, or if the probe drew a fresh batch (a sampling floor for no BN).
+    result = papers.run("santurkar2018", "test")
+    m = result["measured"]
+    assert result["holds"], result["verdict"]
     assert m["noisy_bn"]["final_acc"] >= m["bn"]["final_acc"] - santurkar2018.ACC_DROP
     assert m["noisy_bn"]["median_shift"] > 3 * m["bn"]["median_shift"]
-    assert m["noisy_bn"]["median_shift"] > 1.5 * m["none"]["median_shift"]
+    assert m["noisy_bn"]["median_shift"] > santurkar2018.SHIFT_FACTOR * m["none"]["median_shift"]
+    assert len(m["bn"]["shift"]) == santurkar2018.STEPS["test"] - 1  # one per step, not per record snapshot

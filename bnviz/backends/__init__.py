@@ -42,14 +42,17 @@ def local_layout(workers: int | None = None, threads: int | None = None,
 
 
 def make_backend(name: str = "local", workers: int | None = None, threads: int | None = None,
-                 address: str | None = None, keep_record: bool = False) -> Backend:
-    """The backend `name` (keep_record: results carry their full RunRecord); `ray` needs an address (`address`, else $RAY_ADDRESS): it never starts a cluster."""
+                 address: str | None = None, keep_record: bool = False, finish=None,
+                 probe=None) -> Backend:
+    """The backend `name` (keep_record: results carry their full RunRecord; finish, probe: bnviz.sweep.train_run's,
+    their numbers in each result's `extra`); `ray` needs an address (`address`, else $RAY_ADDRESS): it never starts a
+    cluster."""
     if name == "local":
         from bnviz.backends.local import LocalBackend
 
-        return LocalBackend(*local_layout(workers, threads), keep_record=keep_record)
+        return LocalBackend(*local_layout(workers, threads), keep_record=keep_record, finish=finish, probe=probe)
     if name == "ray":
         from bnviz.backends.ray import RayBackend
 
-        return RayBackend(address or os.environ.get("RAY_ADDRESS"), threads or 1, workers, keep_record)
+        return RayBackend(address or os.environ.get("RAY_ADDRESS"), threads or 1, workers, keep_record, finish, probe)
     raise ConfigError("backend", name, f"one of {', '.join(BACKENDS)}")

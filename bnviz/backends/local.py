@@ -25,7 +25,7 @@ def _context():
         return mp.get_context("spawn")
 
 
-def _worker(conn, threads: int, keep_record: bool):
+def _worker(conn, threads: int, keep_record: bool, finish=None, probe=None):
     """Train each config received until told to stop (None); the parent handles Ctrl-C."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     import torch
@@ -35,14 +35,15 @@ def _worker(conn, threads: int, keep_record: bool):
         params = conn.recv()
         if params is None:
             return
-        conn.send(train_run(RunConfig.from_params(params), keep_record).to_wire())
+        conn.send(train_run(RunConfig.from_params(params), keep_record, finish, probe).to_wire())
 
 
 class LocalBackend:
     name = "local"
 
-    def __init__(self, workers: int, threads: int, keep_record: bool = False):
-        self.workers, self.threads, self.keep_record = workers, threads, keep_record
+    def __init__(self, workers: int, threads: int, keep_record: bool = False, finish=None, probe=None):
+        self.workers, self.threads, self.keep_record, self.finish = workers, threads, keep_record, finish
+        self.probe = probe
         self.busy: dict[int, int] = {}  # worker pid -> index of the run it trains (tests kill one)
 
     def describe(self) -> str:
@@ -56,7 +57,8 @@ class LocalBackend:
 
         def start():
             parent, child = ctx.Pipe()
-            process = ctx.Process(target=_worker, args=(child, self.threads, self.keep_record), daemon=True)
+            process = ctx.Process(target=_worker, daemon=True,
+                                  args=(child, self.threads, self.keep_record, self.finish, self.probe))
             process.start()
             child.close()
             workers[parent] = [process, None]

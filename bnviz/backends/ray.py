@@ -11,23 +11,24 @@ from bnviz.sweep import RunResult, train_run
 RETRIES = 1
 
 
-def _train_task(params: dict, threads: int, keep_record: bool) -> dict:
+def _train_task(params: dict, threads: int, keep_record: bool, finish=None, probe=None) -> dict:
     """Runs on a Ray worker: the same train_run, at the same torch thread count, as the local backend."""
     import torch
 
     torch.set_num_threads(threads)
-    return train_run(RunConfig.from_params(params), keep_record).to_wire()
+    return train_run(RunConfig.from_params(params), keep_record, finish, probe).to_wire()
 
 
 class RayBackend:
     name = "ray"
 
     def __init__(self, address: str | None, threads: int = 1, max_in_flight: int | None = None,
-                 keep_record: bool = False):
+                 keep_record: bool = False, finish=None, probe=None):
         if not address:  # ray.init() without an address would start a private cluster: never here
             raise ConfigError("address", address, "a Ray cluster address (host:port, or 'auto' for the cluster "
                               "`ray start` runs on this machine); pass --address or set RAY_ADDRESS")
-        self.address, self.threads, self.keep_record = address, threads, keep_record
+        self.address, self.threads, self.keep_record, self.finish = address, threads, keep_record, finish
+        self.probe = probe
         self.max_in_flight = max_in_flight  # None: submit every run at once and let Ray's scheduler queue
 
     def describe(self) -> str:
@@ -55,7 +56,8 @@ class RayBackend:
             while waiting or running:
                 while waiting and len(running) < limit:
                     index = waiting.pop()
-                    running[task.remote(configs[index].to_params(), self.threads, self.keep_record)] = index
+                    running[task.remote(configs[index].to_params(), self.threads, self.keep_record, self.finish,
+                                             self.probe)] = index
                 if stop is not None and stop.is_set():
                     return
                 done, _ = ray.wait(list(running), num_returns=1, timeout=None if stop is None else 0.2)

@@ -30,9 +30,10 @@ def shipped(name: str) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def run(name: str, budget: str = "quick", progress: Progress | None = None) -> dict:
-    """Run `name` at `budget` ("test", "quick" or "full") here; `progress(runs, done, total)` after each chunk."""
-    return get(name).run(budget, progress)
+def run(name: str, budget: str = "quick", progress: Progress | None = None, backend=None) -> dict:
+    """Run `name` at `budget` ("test", "quick" or "full"); `progress(runs, done, total)` after each chunk; a grid
+    on `backend` (bnviz.backends.make_backend; default the local pool)."""
+    return get(name).run(budget, progress, backend)
 
 
 __all__ = ["BUDGETS", "REGISTRY", "SHIPPED", "Reproduction", "get", "names", "run", "shipped"]

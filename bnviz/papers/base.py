@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bnviz.config import RunConfig
-from bnviz.papers.runs import Finish, Progress, Run, train_arms, train_grid
+from bnviz.papers.runs import Finish, Probe, Progress, Run, train_arms, train_grid
 
 BUDGETS = ("test", "quick", "full")  # test: the suite's; quick: the live button (<= 60 s on 2 cores); full: shipped
 
@@ -30,16 +30,24 @@ class Reproduction:
     verdict: Callable[[dict], tuple[bool, str]]  # measured -> (holds, one sentence with the numbers)
     grid: bool = False  # independent runs (a sweep) rather than arms compared in lockstep
     finish: Finish | None = None  # measured on each trained model (e.g. recalibration)
+    probe: Probe | None = None  # measured after every step (e.g. a layer's input on a fixed batch)
     budgets: dict = field(default_factory=dict)  # budget -> a line saying what it runs
 
-    def run(self, budget: str = "quick", progress: Progress | None = None) -> dict:
+    def run(self, budget: str = "quick", progress: Progress | None = None, backend=None) -> dict:
         """Train the runs of `budget`, measure and judge them: the result the CLI prints and the page draws."""
         if budget not in BUDGETS:
             raise ValueError(f"budget={budget!r} is not allowed: one of {', '.join(BUDGETS)}")
         started = time.perf_counter()
-        engine = train_grid if self.grid else train_arms
-        runs = engine(self.configs(budget), progress=progress, finish=self.finish)
+        runs = self.train(self.configs(budget), progress, backend)
         return self.judge(runs, budget, time.perf_counter() - started)
+
+    def train(self, configs: list[RunConfig], progress: Progress | None = None, backend=None) -> list[Run]:
+        """A grid through the sweep engine on `backend` (default: the local pool); arms through the compare
+        engine in this process, or, given a backend that is not this machine's (ray), as independent runs there:
+        the arms share no state, so the numbers are the same."""
+        if self.grid or (backend is not None and backend.name != "local"):
+            return train_grid(configs, progress=progress, finish=self.finish, backend=backend, probe=self.probe)
+        return train_arms(configs, progress=progress, finish=self.finish, probe=self.probe)
 
     def judge(self, runs: list[Run], budget: str, wall_s: float | None = None) -> dict:
         measured = clean(self.measure(runs))

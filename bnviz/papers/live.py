@@ -9,10 +9,11 @@ from collections.abc import Sequence
 
 import torch
 
+from bnviz.backends import make_backend
 from bnviz.config import RunConfig
 from bnviz.limiter import Limiter, yield_cpu_to_the_server
 from bnviz.papers import get
-from bnviz.papers.runs import Run, train_arms, train_grid
+from bnviz.papers.runs import Run
 
 JUDGE_EVERY_S = 0.5  # measuring partial runs costs a little: at most twice a second
 
@@ -84,8 +85,9 @@ class PaperJob:
             self.state, self._started = "running", time.monotonic()
             torch.set_num_threads(self.limiter.threads)  # this thread only, like a lab run
             yield_cpu_to_the_server()
-            engine = train_grid if self.rep.grid else train_arms
-            runs = engine(self.configs, progress=self._progress, finish=self.rep.finish)
+            # one worker process at this job's thread count: it holds one limiter slot, like a lab run
+            backend = make_backend("local", workers=1, threads=self.limiter.threads) if self.rep.grid else None
+            runs = self.rep.train(self.configs, self._progress, backend)
             self._judge(runs, final=True)
             self.state = "finished"
         except Stopped:

@@ -9,16 +9,32 @@ from bnviz import papers
 from bnviz.papers.live import PaperJob
 from bnviz.papers.numbers import our_rows, paper_rows
 from bnviz.plots import papers as paper_plots
-from bnviz.ui.live_chart import plotly_chart
+from bnviz.ui.live_chart import Prepared, plotly_chart
 
 REFRESH_S = 1.0  # a live reproduction's figures and verdict redraw this often
 JOBS_KEY = "papers.jobs"
+SHOWN_KEY = "papers.shown"  # the reproduction on screen
 BUDGET_LABELS = {"quick": "quick (about a minute)", "test": "tiny (the test suite's: seconds)"}
 
 
 def jobs() -> dict[str, PaperJob]:
     """This session's live reproductions by name (the last one started of each)."""
     return st.session_state.setdefault(JOBS_KEY, {})
+
+
+LABELS = {"ioffe2015": "BN paper, Fig. 1", "wu2018": "GroupNorm, Fig. 1", "higher_lr": "Higher learning rates",
+          "small_batch": "Small-batch gap", "santurkar2018": "Noisy BN"}  # the selector's short names
+
+
+def short_title(name: str) -> str:
+    return LABELS.get(name) or papers.get(name).title.split(":")[0]
+
+
+def elsewhere(shown: str):
+    """Say which of this session's live runs train while another reproduction is on screen."""
+    others = [short_title(n) for n, job in jobs().items() if n != shown and job.active]
+    if others:
+        st.caption(f"Live run still under way: {', '.join(others)} (pick it above to watch it).")
 
 
 def start(name: str, budget: str, limiter, configs=None) -> PaperJob:
@@ -28,6 +44,20 @@ def start(name: str, budget: str, limiter, configs=None) -> PaperJob:
     job = PaperJob(name, budget, limiter, configs).start()
     jobs()[name] = job
     return job
+
+
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _shipped(name: str, stamp: float) -> tuple[dict | None, list[tuple[str, Prepared]]]:
+    """The shipped result of `name` and its figures as JSON, built once per process (and again only when the
+    file changes: `stamp` is its mtime); every visitor is sent the same prepared figures."""
+    result = papers.shipped(name)
+    measured = result["measured"] if result else {}
+    return result, [(slug, Prepared(fig)) for slug, fig in paper_plots.figures(name, measured, papers.get(name).paper)]
+
+
+def shipped(name: str) -> tuple[dict | None, list[tuple[str, Prepared]]]:
+    path = papers.SHIPPED / f"{name}.json"
+    return _shipped(name, path.stat().st_mtime if path.is_file() else 0.0)
 
 
 def header(rep: papers.Reproduction):
@@ -69,20 +99,22 @@ def verdict(rep: papers.Reproduction, result: dict | None):
     st.caption(f"Threshold: {rep.threshold}.")
 
 
+def _table(title: str, rows: list[tuple[str, str]]) -> str:
+    """A markdown table: drawn with the page's text (st.table would first load the browser's table code)."""
+    cells = [(what, value.replace("|", "\\|")) for what, value in rows] or [("(none yet)", "")]
+    return "\n".join([f"**{title}**", "", "| what | value |", "|---|---|", *(f"| {w} | {v} |" for w, v in cells)])
+
+
 def numbers(rep: papers.Reproduction, result: dict | None):
     left, right = st.columns(2)
-    with left:
-        st.markdown("**The paper's numbers**")
-        st.table({"what": [r[0] for r in paper_rows(rep.paper)], "value": [r[1] for r in paper_rows(rep.paper)]})
-    with right:
-        st.markdown("**Our numbers**")
-        rows = our_rows(rep.name, result["measured"]) if result else []
-        st.table({"what": [r[0] for r in rows] or ["(none yet)"], "value": [r[1] for r in rows] or [""]})
+    left.markdown(_table("The paper's numbers", paper_rows(rep.paper)))
+    right.markdown(_table("Our numbers", our_rows(rep.name, result["measured"]) if result else []))
 
 
-def figures(rep: papers.Reproduction, result: dict | None):
-    measured = result["measured"] if result else {}
-    figs = paper_plots.figures(rep.name, measured, rep.paper)
+def figures(rep: papers.Reproduction, result: dict | None, figs=None):
+    """The figures of `result` (or `figs`, already prepared), side by side."""
+    if figs is None:
+        figs = paper_plots.figures(rep.name, result["measured"] if result else {}, rep.paper)
     for column, (slug, fig) in zip(st.columns(len(figs)) if len(figs) > 1 else [st.container()], figs):
         with column:
             plotly_chart(fig, key=f"papers.{rep.name}.{slug}")
@@ -113,9 +145,9 @@ def section(name: str, limiter):
 
     @st.fragment(run_every=REFRESH_S if live else None)
     def body():
-        current = jobs().get(name)
+        current, figs = jobs().get(name), None
         if current is None:
-            result = papers.shipped(name)
+            result, figs = shipped(name)
             st.caption(_provenance(result) if result else "No shipped result: press Run it here.")
         else:
             snap = current.snapshot()
@@ -123,7 +155,7 @@ def section(name: str, limiter):
             st.caption(_live_line(snap) + " The shipped result shows again on a new visit.")
             if snap["error"]:
                 st.error(f"The live run failed: {snap['error']}")
-        figures(rep, result)
+        figures(rep, result, figs)
         verdict(rep, result)
         numbers(rep, result)
         if live and current is not None and not current.active:
