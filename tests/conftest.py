@@ -12,6 +12,17 @@ def no_flush_to_zero_leak():
     torch.set_flush_denormal(False)
 
 
+@pytest.fixture(autouse=True)
+def no_dataset_downloads(monkeypatch):
+    """Tests talk only to loopback: a full dataset that a test (or a fuzzed link) asks for and that is not
+    cached is fetched from a closed loopback port, so it fails at once, as offline. Tests of the download
+    put their own mirrors in place."""
+    from bnviz import data
+
+    for name in data.MIRRORS:
+        monkeypatch.setitem(data.MIRRORS, name, ("http://127.0.0.1:9/",))
+
+
 @pytest.fixture
 def fresh_limiter(monkeypatch):
     """A fresh server-wide limiter of one slot and one torch thread (a busy CI machine cannot stall a

@@ -12,7 +12,7 @@ from torch import nn
 
 from bnviz import microscope
 from bnviz.config import RunConfig
-from bnviz.data import load_dataset
+from bnviz.data import DatasetUnavailable, load_dataset
 from bnviz.ui.session import LabSession
 from bnviz.models import build_model
 
@@ -26,6 +26,7 @@ class Scope:
     capture_key: tuple | None = None
     capture: microscope.Capture | None = None
     timings: dict = field(default_factory=dict)
+    dataset_note: str | None = None  # why the batch came from the bundled set instead of the one asked for
 
 
 def scope_of(lab: LabSession) -> Scope:
@@ -77,10 +78,21 @@ def look(lab: LabSession, cfg: RunConfig, site: str, batch_size: int, eps: float
     forward_ms = None
     if scope.capture_key != key:
         with torch.no_grad():
-            images = microscope.batch_of(load_dataset(cfg.dataset), batch_size, seed=cfg.seed)
+            images = microscope.batch_of(_dataset(scope, cfg.dataset), batch_size, seed=cfg.seed)
             scope.capture = microscope.capture(scope.model, images, site)
         scope.capture_key = key
         forward_ms = (time.perf_counter() - started) * 1000
     result = microscope.examine(scope.capture, eps, channel)
     scope.timings = {"total_ms": (time.perf_counter() - started) * 1000, "forward_ms": forward_ms}
     return result
+
+
+def _dataset(scope: Scope, name: str):
+    """The dataset asked for, or the bundled one when it cannot be had (offline, no cached copy): the page
+    says why (scope.dataset_note). Every dataset here is 28x28 grey digits or clothes, so any model fits it."""
+    scope.dataset_note = None
+    try:
+        return load_dataset(name)
+    except DatasetUnavailable as err:
+        scope.dataset_note = f"{err} The microscope shows a batch of the bundled set (mnist-5k) instead."
+        return load_dataset("mnist-5k")
