@@ -80,14 +80,13 @@ class Trainer:
         self._eager_mode = "eager"
         if cfg.wants_compile and (reason := compiled_step.unavailable(self.device)):
             self._eager_mode = f"eager (compile unavailable: {reason})"
-        self._params, self._buffers = dict(self.model.named_parameters()), dict(self.model.named_buffers())
 
     @property
     def mode(self) -> str:
         """Which step runs the plain steps: eager | compiling | compiled | eager (compile failed: ...)."""
         if self._compiled is None:
             return self._eager_mode
-        if not self._compiled.ready.is_set():
+        if not self._compiled.is_ready():
             return "compiling"
         return f"eager (compile failed: {self._compiled.error})" if self._compiled.error else "compiled"
 
@@ -95,8 +94,8 @@ class Trainer:
         """Begin compiling the plain step in the background (once); training goes on eager meanwhile."""
         if self._compiled is None and self._eager_mode == "eager" and self.cfg.wants_compile:
             bs = self.cfg.batch_size
-            self._compiled = compiled_step.shared(self.cfg, self.device, self.model, self.x_train[:bs],
-                                                  self.y_train[:bs])
+            self._compiled = compiled_step.CompiledStep(self.cfg, self.device, self.model, self.optimizer,
+                                                        self._weight_list, self.x_train[:bs], self.y_train[:bs])
         return self._compiled
 
     @property
@@ -159,7 +158,7 @@ class Trainer:
         snapshot = step % self.record.snapshot_every == 0
         x, y = self._next_batch()
         if not snapshot and self.mode == "compiled":
-            loss, accuracy = self._compiled(self._params, self._buffers, x, y)
+            loss, accuracy, grad_norm = self._compiled.step(x, y)
         else:
             if snapshot:
                 self.recorder.arm()
@@ -167,16 +166,15 @@ class Trainer:
             measured = self.recorder.collect() if snapshot else None
             loss = self.loss_fn(logits, y)
             accuracy = (logits.detach().argmax(1) == y).float().mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        weights = self._weight_list
-        grad_norm = torch.stack(torch._foreach_norm([w.grad for w in weights]))
-        before = [w.detach().clone() for w in weights] if snapshot else None
-        self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_norm = torch.stack(torch._foreach_norm([w.grad for w in self._weight_list]))
+            before = [w.detach().clone() for w in self._weight_list] if snapshot else None
+            self.optimizer.step()
         self._pending.append((step, loss.detach(), accuracy, grad_norm))
         self.steps_done += 1
         if snapshot:
-            delta = torch._foreach_sub([w.detach() for w in weights], before)
+            delta = torch._foreach_sub([w.detach() for w in self._weight_list], before)
             ratio = torch.stack(torch._foreach_norm(delta)) / torch.stack(torch._foreach_norm(before)).clamp(min=1e-12)
             self._flush(dict(measured, update_ratio=ratio), step)
         if self.steps_done % self.cfg.eval_interval == 0 and self.steps_done < self.cfg.steps and not self.done:
