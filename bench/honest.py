@@ -79,21 +79,17 @@ class Bnviz:
         compiled = self.trainer.start_compile()
         compiled.wait(1800)
         self.mode = self.trainer.mode
-        if eager_update:  # the first version's plain step: only forward + backward compiled (the 'before')
-            compiled.step = lambda x, y: _eager_update_step(self.trainer, x, y)
+        if eager_update:  # the first version: only forward + backward compiled, grad norms and optimizer eager
+            compiled.update = lambda: _eager_update(self.trainer)
 
     def step(self, n: int):
         self.trainer.step(n)
 
 
-def _eager_update_step(trainer, x, y):
-    compiled = trainer._compiled
-    loss, accuracy = compiled.forward(compiled.params, compiled.buffers, x, y)
-    trainer.optimizer.zero_grad(set_to_none=True)
-    loss.backward()
+def _eager_update(trainer):
     grad_norm = torch.stack(torch._foreach_norm([w.grad for w in trainer._weight_list]))
     trainer.optimizer.step()
-    return loss, accuracy, grad_norm
+    return grad_norm
 
 
 class Keras:

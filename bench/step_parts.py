@@ -55,7 +55,7 @@ def main(argv=None):
         return (time.perf_counter() - start) * 1000
 
     parts = {"user+compile": lambda: _ms(lambda: user.step(1), n), "bnviz": lambda: _ms(lambda: trainer.step(1), n),
-             "fetch": lambda: _ms(trainer._next_batch, n), "plain": lambda: _ms(lambda: trainer._compiled.step(x, y), n),
+             "fetch": lambda: _ms(trainer._next_batch, n), "plain": lambda: _ms(lambda: (trainer._compiled.forward_backward(x, y), trainer._compiled.update()), n),
              "recorded": lambda: statistics.median(recorded_step() for _ in range(3)),
              "evaluate": lambda: _ms(trainer.evaluate, 1)}
     times = {name: [] for name in parts}

@@ -150,38 +150,47 @@ def _shared(key: tuple, build: Callable[[], _Background]) -> _Background:
 
 
 class CompiledStep:
-    """`step(x, y) -> (loss, accuracy, grad_norm)` for one run; usable once `is_ready()` and `error` is None."""
+    """One run's compiled step: `forward_backward(x, y) -> (loss, accuracy)` fills the parameters' .grad (plain
+    steps; recorded steps run their forward/backward eager with hooks), then `update() -> grad_norm` applies
+    the optimizer (every step). Usable once `is_ready()` and `error` is None."""
 
     def __init__(self, cfg: RunConfig, device: torch.device, model: nn.Module, optimizer: torch.optim.Optimizer,
                  weights: list[nn.Parameter], x: torch.Tensor, y: torch.Tensor):
         self.model, self.optimizer = model, optimizer
         self.params, self.buffers = dict(model.named_parameters()), dict(model.named_buffers())
         self._param_list = optimizer.param_groups[0]["params"]
-        self._state: tuple | None = None  # the optimizer's state exists after its first (eager) step
+        self._state: tuple | None = None  # Adam's state exists after its first step
         scratch = lambda: ({name: nn.Parameter(p.detach().clone()) for name, p in self.params.items()},  # noqa: E731
                            {name: b.detach().clone() for name, b in self.buffers.items()}, x.clone(), y.clone())
         self.forward = _shared(graph_key(cfg, device),
                                lambda: _Background(_Forward(model), _Forward.warm, scratch()))
         ids = [id(p) for p in self._param_list]
         update = _Update(optimizer, [ids.index(id(w)) for w in weights])
-        self.update = _shared(graph_key(cfg, device) + update.key(),
-                              lambda: _Background(update, _Update.warm, update.scratch(self._param_list)))
+        self._weights, self._adam = weights, update.adam
+        self.update_fn = _shared(graph_key(cfg, device) + update.key(),
+                                 lambda: _Background(update, _Update.warm, update.scratch(self._param_list)))
 
     @property
     def error(self) -> str | None:
-        return self.forward.error or self.update.error
+        return self.forward.error or self.update_fn.error
 
     def is_ready(self) -> bool:
-        return self.forward.ready.is_set() and self.update.ready.is_set()
+        return self.forward.ready.is_set() and self.update_fn.ready.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        return self.forward.ready.wait(timeout) and self.update.ready.wait(timeout)
+        return self.forward.ready.wait(timeout) and self.update_fn.ready.wait(timeout)
 
-    def step(self, x: torch.Tensor, y: torch.Tensor):
+    def forward_backward(self, x: torch.Tensor, y: torch.Tensor):
         loss, accuracy = self.forward(self.params, self.buffers, x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        return loss, accuracy
+
+    def update(self) -> torch.Tensor:
         if self._state is None:
+            if self._adam and not self.optimizer.state:  # torch.optim creates Adam's state in its first step
+                grad_norm = torch.stack(torch._foreach_norm([w.grad for w in self._weights]))
+                self.optimizer.step()
+                return grad_norm
             self._state = _state(self.optimizer)
-        grad_norm = self.update(self._param_list, [p.grad for p in self._param_list], *self._state)
-        return loss, accuracy, grad_norm
+        return self.update_fn(self._param_list, [p.grad for p in self._param_list], *self._state)

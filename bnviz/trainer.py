@@ -3,8 +3,10 @@
 Per step it keeps the loss, batch accuracy and each layer's gradient norm on the device; every
 `snapshot_every` steps it arms the Recorder and also measures the update:data ratio. All of it reaches
 the host in one transfer per snapshot (or at the end of `step(n)`), so a GPU syncs once per snapshot.
-Where the config asks for it (`compile`), the steps that record nothing go through a CompiledStep once it has
-compiled in the background; until then, and wherever compiling is unavailable or fails, every step runs eager.
+Where the config asks for it (`compile`), once a CompiledStep has compiled in the background, the steps that
+record nothing run their forward/backward through it, and every step its grad norms and optimizer update (the
+recorded steps keep an eager forward/backward for the recorder's hooks); until then, and wherever compiling is
+unavailable or fails, every step runs eager.
 """
 
 from __future__ import annotations
@@ -157,9 +159,10 @@ class Trainer:
         step = self.steps_done
         snapshot = step % self.record.snapshot_every == 0
         x, y = self._next_batch()
-        if not snapshot and self.mode == "compiled":
-            loss, accuracy, grad_norm = self._compiled.step(x, y)
-        else:
+        compiled = self._compiled if self.mode == "compiled" else None
+        if compiled and not snapshot:
+            loss, accuracy = compiled.forward_backward(x, y)
+        else:  # eager: the recorder's hooks see this forward
             if snapshot:
                 self.recorder.arm()
             logits = self.model(x)
@@ -168,8 +171,11 @@ class Trainer:
             accuracy = (logits.detach().argmax(1) == y).float().mean()
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
+        before = [w.detach().clone() for w in self._weight_list] if snapshot else None
+        if compiled:  # the grad norms and the optimizer's update, compiled on every step
+            grad_norm = compiled.update()
+        else:
             grad_norm = torch.stack(torch._foreach_norm([w.grad for w in self._weight_list]))
-            before = [w.detach().clone() for w in self._weight_list] if snapshot else None
             self.optimizer.step()
         self._pending.append((step, loss.detach(), accuracy, grad_norm))
         self.steps_done += 1
