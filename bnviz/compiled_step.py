@@ -105,15 +105,19 @@ class _Update:
     def __init__(self, optimizer: torch.optim.Optimizer, weight_index: list[int]):
         self.group = {k: v for k, v in optimizer.param_groups[0].items() if k != "params"}
         self.adam = isinstance(optimizer, torch.optim.Adam)
-        if len(optimizer.param_groups) != 1 or (self.adam and self.group["amsgrad"]) or \
-                (not self.adam and (type(optimizer) is not torch.optim.SGD or self.group["momentum"] != 0)):
-            raise ValueError("compiled update: one param group of Adam (no amsgrad) or SGD (no momentum) only")
+        supported = len(optimizer.param_groups) == 1 and (
+            (self.adam and not self.group["amsgrad"]) or
+            (type(optimizer) is torch.optim.SGD and self.group["momentum"] == 0))
+        # Raised by the background compile, so the run goes on eager and its mode says why.
+        self.unsupported = None if supported else "compiled update: Adam (no amsgrad) or SGD (no momentum), one group"
         self.weight_index = weight_index
 
     def key(self) -> tuple:
         return ("adam" if self.adam else "sgd", tuple(sorted((k, str(v)) for k, v in self.group.items())))
 
     def __call__(self, params, grads, *state):
+        if self.unsupported:
+            raise ValueError(self.unsupported)
         with torch.no_grad():
             grad_norm = torch.stack(torch._foreach_norm([grads[i] for i in self.weight_index]))
             g = self.group

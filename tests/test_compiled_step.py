@@ -162,3 +162,12 @@ def test_compile_knob_auto_compiles_long_runs_only():
     assert RunConfig.from_params({"compile": "off"}).compile == "off"
     with pytest.raises(ConfigError, match="compile.*auto, on, off"):
         RunConfig.from_params({"compile": "yes"})
+
+
+def test_an_optimizer_the_compiled_update_does_not_cover_leaves_the_run_eager():
+    trainer = Trainer(MLP.replace(steps=12))
+    trainer.optimizer = torch.optim.SGD(trainer.model.parameters(), lr=0.05, momentum=0.9)
+    trainer.start_compile().wait(600)
+    trainer.step(12)
+    assert trainer.done and trainer.mode.startswith("eager (compile failed: ") and "momentum" in trainer.mode
+    assert len(trainer.optimizer.state) == len(list(trainer.model.parameters()))  # torch.optim's momentum ran
