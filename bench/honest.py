@@ -8,6 +8,8 @@ Contenders, stepped in alternating blocks (the order flips every round) so every
 - user+compile: the same loop's step wrapped in torch.compile;
 - bnviz: the Trainer at its default recording (snapshots every 10 steps, test evaluations at their default
   cadence), compile=on, timed only once its compiled step is ready;
+- with --before, "bnviz, update eager": the same with its grad norms and optimizer step eager, as in issue 18's
+  first version (only forward + backward compiled), for a paired before/after;
 - keras (batch 32 with BN only): the article's program, `fit` over one block of batches per call.
 Each block records the machine's load (os.getloadavg, /proc/stat busy share) and each round a calibration:
 a fixed 1024^3 fp32 matmul's GFLOP/s. A step's FLOPs are counted by FlopCounterMode on the user's step.
@@ -68,17 +70,26 @@ def step_flops(batch_size: int, batchnorm: bool) -> int:
 
 
 class Bnviz:
-    def __init__(self, batch_size: int, batchnorm: bool):
+    def __init__(self, batch_size: int, batchnorm: bool, eager_update: bool = False):
         from bnviz.config import RunConfig
         from bnviz.trainer import Trainer
         self.trainer = Trainer(RunConfig(batch_size=batch_size, norm="batch" if batchnorm else "none",
                                          steps=1_000_000, compile="on"))
         self.trainer.step(1)
-        self.trainer.start_compile().wait(900)
+        compiled = self.trainer.start_compile()
+        compiled.wait(1800)
         self.mode = self.trainer.mode
+        if eager_update:  # the first version: only forward + backward compiled, grad norms and optimizer eager
+            compiled.update = lambda: _eager_update(self.trainer)
 
     def step(self, n: int):
         self.trainer.step(n)
+
+
+def _eager_update(trainer):
+    grad_norm = torch.stack(torch._foreach_norm([w.grad for w in trainer._weight_list]))
+    trainer.optimizer.step()
+    return grad_norm
 
 
 class Keras:
@@ -114,10 +125,12 @@ def timed_block(contender, steps: int) -> dict:
             "busy": (busy_end[0] - busy[0]) / max(1, busy_end[1] - busy[1])}
 
 
-def measure(batch_size: int, batchnorm: bool, rounds: int, keras: bool) -> dict:
+def measure(batch_size: int, batchnorm: bool, rounds: int, keras: bool, before: bool = False) -> dict:
     started = time.perf_counter()
     contenders = {"user": User(batch_size, batchnorm, False), "user+compile": User(batch_size, batchnorm, True)}
     contenders["bnviz"] = bnviz = Bnviz(batch_size, batchnorm)
+    if before:
+        contenders["bnviz, update eager"] = Bnviz(batch_size, batchnorm, eager_update=True)
     if keras and batch_size == 32 and batchnorm:
         contenders["keras"] = Keras(batch_size, batchnorm)
     setup_s = time.perf_counter() - started
@@ -172,6 +185,8 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", default="32,128")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--no-keras", action="store_true")
+    parser.add_argument("--before", action="store_true",
+                        help="add bnviz with its grad norms and optimizer step eager (issue 18's first version)")
     parser.add_argument("--out", default="bench/out")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -179,7 +194,7 @@ def main(argv=None):
     results = []
     for batch_size in (int(b) for b in args.batch_sizes.split(",")):
         for batchnorm in (True, False):
-            results.append(measure(batch_size, batchnorm, args.rounds, not args.no_keras))
+            results.append(measure(batch_size, batchnorm, args.rounds, not args.no_keras, args.before))
             print(markdown(results[-1:], peak, assumption), flush=True)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

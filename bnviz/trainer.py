@@ -3,8 +3,10 @@
 Per step it keeps the loss, batch accuracy and each layer's gradient norm on the device; every
 `snapshot_every` steps it arms the Recorder and also measures the update:data ratio. All of it reaches
 the host in one transfer per snapshot (or at the end of `step(n)`), so a GPU syncs once per snapshot.
-Where the config asks for it (`compile`), the steps that record nothing go through a CompiledStep once it has
-compiled in the background; until then, and wherever compiling is unavailable or fails, every step runs eager.
+Where the config asks for it (`compile`), once a CompiledStep has compiled in the background, the steps that
+record nothing run their forward/backward through it, and every step its grad norms and optimizer update (the
+recorded steps keep an eager forward/backward for the recorder's hooks); until then, and wherever compiling is
+unavailable or fails, every step runs eager.
 """
 
 from __future__ import annotations
@@ -80,14 +82,13 @@ class Trainer:
         self._eager_mode = "eager"
         if cfg.wants_compile and (reason := compiled_step.unavailable(self.device)):
             self._eager_mode = f"eager (compile unavailable: {reason})"
-        self._params, self._buffers = dict(self.model.named_parameters()), dict(self.model.named_buffers())
 
     @property
     def mode(self) -> str:
         """Which step runs the plain steps: eager | compiling | compiled | eager (compile failed: ...)."""
         if self._compiled is None:
             return self._eager_mode
-        if not self._compiled.ready.is_set():
+        if not self._compiled.is_ready():
             return "compiling"
         return f"eager (compile failed: {self._compiled.error})" if self._compiled.error else "compiled"
 
@@ -95,8 +96,8 @@ class Trainer:
         """Begin compiling the plain step in the background (once); training goes on eager meanwhile."""
         if self._compiled is None and self._eager_mode == "eager" and self.cfg.wants_compile:
             bs = self.cfg.batch_size
-            self._compiled = compiled_step.shared(self.cfg, self.device, self.model, self.x_train[:bs],
-                                                  self.y_train[:bs])
+            self._compiled = compiled_step.CompiledStep(self.cfg, self.device, self.model, self.optimizer,
+                                                        self._weight_list, self.x_train[:bs], self.y_train[:bs])
         return self._compiled
 
     @property
@@ -158,25 +159,28 @@ class Trainer:
         step = self.steps_done
         snapshot = step % self.record.snapshot_every == 0
         x, y = self._next_batch()
-        if not snapshot and self.mode == "compiled":
-            loss, accuracy = self._compiled(self._params, self._buffers, x, y)
-        else:
+        compiled = self._compiled if self.mode == "compiled" else None
+        if compiled and not snapshot:
+            loss, accuracy = compiled.forward_backward(x, y)
+        else:  # eager: the recorder's hooks see this forward
             if snapshot:
                 self.recorder.arm()
             logits = self.model(x)
             measured = self.recorder.collect() if snapshot else None
             loss = self.loss_fn(logits, y)
             accuracy = (logits.detach().argmax(1) == y).float().mean()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        weights = self._weight_list
-        grad_norm = torch.stack(torch._foreach_norm([w.grad for w in weights]))
-        before = [w.detach().clone() for w in weights] if snapshot else None
-        self.optimizer.step()
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+        before = [w.detach().clone() for w in self._weight_list] if snapshot else None
+        if compiled:  # the grad norms and the optimizer's update, compiled on every step
+            grad_norm = compiled.update()
+        else:
+            grad_norm = torch.stack(torch._foreach_norm([w.grad for w in self._weight_list]))
+            self.optimizer.step()
         self._pending.append((step, loss.detach(), accuracy, grad_norm))
         self.steps_done += 1
         if snapshot:
-            delta = torch._foreach_sub([w.detach() for w in weights], before)
+            delta = torch._foreach_sub([w.detach() for w in self._weight_list], before)
             ratio = torch.stack(torch._foreach_norm(delta)) / torch.stack(torch._foreach_norm(before)).clamp(min=1e-12)
             self._flush(dict(measured, update_ratio=ratio), step)
         if self.steps_done % self.cfg.eval_interval == 0 and self.steps_done < self.cfg.steps and not self.done:
