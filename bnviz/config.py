@@ -24,10 +24,12 @@ EVAL_IMAGES = 8_000
 
 # The fields _check_combination looks at, in the order the lenient parser gives them up (noise, then the norm).
 COMBINED = ("bn_noise", "norm", "placement", "model", "groups", "batch_size")
-# compile=auto compiles runs that train on at least this many images. A first compile of the seed CNN's step
-# costs ~25-40 s of one core on this project's 2-core CPU (measured, torch 2.13) and runs beside eager training,
-# which it slows meanwhile; the compiled step then saves ~30-40% per step. 100,000 images (3,125 steps at batch
-# 32, ~1 min eager) is where the saving is at least the compile's cost; shorter runs stay eager.
+# compile=auto compiles runs with BatchNorm that train on at least this many images. A first compile of the seed
+# CNN's step costs ~25-40 s of one core on this project's 2-core CPU (measured, torch 2.13) and runs beside
+# eager training, which it slows meanwhile. Compiled, a step with BN is then ~1.1x (batch 32) to ~1.4x (128)
+# as fast as eager; without a norm layer it is slower (0.6-0.7x, a user's own compiled loop as much: bench/README.md,
+# issue 18), so such runs stay eager. 100,000 images (3,125 steps at batch 32) is where the saving can repay the
+# compile; shorter runs stay eager.
 COMPILE_MIN_IMAGES = 100_000
 
 # Width of each normalized layer, per model: GroupNorm's `groups` must divide all of them.
@@ -81,8 +83,9 @@ class RunConfig:
 
     @property
     def wants_compile(self) -> bool:
-        """Whether this run asks for compiled plain steps (compile=on, or auto and long enough to pay for it)."""
-        return self.compile == "on" or (self.compile == "auto" and self.steps * self.batch_size >= COMPILE_MIN_IMAGES)
+        """Whether this run asks for compiled plain steps (compile=on, or auto: BatchNorm and long enough to pay)."""
+        return self.compile == "on" or (self.compile == "auto" and self.norm == "batch" and self.normalized
+                                        and self.steps * self.batch_size >= COMPILE_MIN_IMAGES)
 
     @property
     def eval_interval(self) -> int:
@@ -256,7 +259,7 @@ FIELDS: dict[str, Field] = {
                              "shift ~ U(-a, a) and scale exp(U(-a, a)), redrawn every step; 0 = off",
                       low=0.0, high=BN_NOISE_MAX),
     "compile": Field(str, "steps that record nothing through torch.compile, compiled in the background while the "
-                          f"run starts eager; auto: runs of >= {COMPILE_MIN_IMAGES:,} training images", COMPILE),
+                          f"run starts eager; auto: BatchNorm runs of >= {COMPILE_MIN_IMAGES:,} training images", COMPILE),
 }
 
 assert list(FIELDS) == [f.name for f in dataclasses.fields(RunConfig)], "FIELDS must list every RunConfig field"

@@ -157,6 +157,10 @@ def test_a_failed_compile_leaves_the_run_eager_and_says_why(monkeypatch):
 def test_compile_knob_auto_compiles_long_runs_only():
     assert not RunConfig().wants_compile  # the default 500 steps at batch 32 end before a compile would pay
     assert RunConfig(steps=COMPILE_MIN_IMAGES // 32 + 1).wants_compile
+    # without BatchNorm a compiled step is slower than eager on the CPU (bench/README.md): auto leaves it eager
+    assert not RunConfig(steps=COMPILE_MIN_IMAGES // 32 + 1, norm="none").wants_compile
+    assert not RunConfig(steps=COMPILE_MIN_IMAGES // 32 + 1, norm="group").wants_compile
+    assert RunConfig(compile="on", steps=10, norm="none").wants_compile
     assert RunConfig(compile="on", steps=10).wants_compile
     assert not RunConfig(compile="off", steps=100_000).wants_compile
     assert RunConfig.from_params({"compile": "off"}).compile == "off"
