@@ -11,35 +11,18 @@ from bnviz.opened_run import OpenedComparison, check_layout
 from bnviz.record import RecordError
 from bnviz.ui import compare_arms, sidebar
 from bnviz.ui.compare_session import CompareState
-from bnviz.ui.upload import UPLOAD_MB, open_upload
+from bnviz.ui.upload import UPLOAD_MB, open_upload, record_box
 
 KEY = "upload.compare"
 
 
 def compare_upload(state: CompareState):
-    """The box (in the sidebar, as the lab's) and, in the page, what became of the last file."""
-    # No type=["npz"], as in the lab: the loader refuses whatever is not a record, with a message.
-    st.sidebar.file_uploader("Open a comparison (.npz)", key=KEY, on_change=_opened, args=(state,),
-                             help=f"A comparison saved by bnviz (this page's download, `python -m bnviz compare "
-                                  f"--out`): this page shows it as if just trained. At most {UPLOAD_MB} MB.")
-    outcome = st.session_state.get(KEY + ".outcome")
-    file = st.session_state.get(KEY)
-    if outcome is None or file is None or outcome[0] != file.file_id:
-        return  # the box was cleared: so is its message
-    _, level, text = outcome
-    if level == "error":
-        st.error(f"Could not open the file: {text}")
-    elif level == "opened" and isinstance(state.run, OpenedComparison) and state.run.name == file.name:
-        st.info(text)
-    elif level in ("warning", "info"):
-        getattr(st, level)(text)
-
-
-def _opened(state: CompareState):
-    """on_change: once per new file, before the page is drawn; a bad file changes nothing on the page."""
-    file = st.session_state.get(KEY)
-    if file is not None:
-        st.session_state[KEY + ".outcome"] = (file.file_id, *_open_here(state, file))
+    """The box (in the sidebar, as the lab's) and, in the page, what became of the last file; a bad file
+    changes nothing on the page."""
+    record_box("Open a comparison (.npz)", KEY, where=st.sidebar, open_file=lambda file: _open_here(state, file),
+               shown=lambda file: isinstance(state.run, OpenedComparison) and state.run.name == file.name,
+               help=f"A comparison saved by bnviz (this page's download, `python -m bnviz compare --out`): this "
+                    f"page shows it as if just trained. At most {UPLOAD_MB} MB.")
 
 
 def _open_here(state: CompareState, file) -> tuple[str, str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-import streamlit as st
 
 from bnviz import sweep_file
 from bnviz.config import ConfigError, RunConfig
@@ -14,7 +13,7 @@ from bnviz.sweep import RunResult
 from bnviz.ui import sweep_form
 from bnviz.ui.sweep_job import LiveSweep, SweepState, is_active, show, sweep_state
 from bnviz.ui.sweep_spec import MAX_KNOBS, SweepSpec
-from bnviz.ui.upload import UPLOAD_MB, open_upload
+from bnviz.ui.upload import UPLOAD_MB, open_upload, record_box
 
 KEY = "upload.sweep"
 FILE_NAME = "bnviz-sweep.npz"
@@ -67,34 +66,21 @@ def spec_of(meta: dict, name: str, like: SweepSpec) -> SweepSpec:
 
 
 def upload_box():
-    """The "Open a sweep file" box and, below it, what became of the last file."""
-    st.file_uploader("Open a sweep file (.npz)", key=KEY, on_change=_opened,
-                     help="A sweep saved by bnviz (this page's download, `python -m bnviz sweep --out`): the "
-                          f"page shows it as if just run. At most {UPLOAD_MB} MB.")
-    outcome = st.session_state.get(KEY + ".outcome")
-    file = st.session_state.get(KEY)
-    if outcome is None or file is None or outcome[0] != file.file_id:
-        return  # the box was cleared: so is its message
-    _, level, text = outcome
-    {"error": st.error, "warning": st.warning}.get(level, st.info)(text)
-
-
-def _opened():
-    """on_change: once per new file, before the page is drawn; a bad file changes nothing on the page."""
-    file = st.session_state.get(KEY)
-    if file is not None:
-        st.session_state[KEY + ".outcome"] = (file.file_id, *open_in_page(sweep_state(), file))
+    """The "Open a sweep file" box and, below it, what became of the last file; a bad file changes nothing."""
+    record_box("Open a sweep file (.npz)", KEY, open_file=lambda file: open_in_page(sweep_state(), file),
+               help="A sweep saved by bnviz (this page's download, `python -m bnviz sweep --out`): the page "
+                    f"shows it as if just run. At most {UPLOAD_MB} MB.")
 
 
 def open_in_page(state: SweepState, file) -> tuple[str, str]:
     """(level, one-line message): the file opened into `state`, or why not (then `state` is untouched)."""
     opened = open_upload(file)
     if isinstance(opened, str):
-        return "error", f"Could not open the file: {opened}"
+        return "error", opened
     kind, obj = opened
     if kind != "sweep":
         where = {"run": "the Lab", "comparison": "the Compare page"}.get(kind, "`python -m bnviz inspect`")
-        return "error", (f"Could not open the file: {file.name} is a {kind} file, not a sweep; open it in "
+        return "error", (f"{file.name} is a {kind} file, not a sweep; open it in "
                          f"{where}. This page opens sweep files (its download, `python -m bnviz sweep --out`).")
     meta, results = obj
     if is_active(state):
@@ -103,7 +89,7 @@ def open_in_page(state: SweepState, file) -> tuple[str, str]:
     try:
         spec = spec_of(meta, file.name, state.spec)
     except ValueError as err:
-        return "error", f"Could not open the file: {err}"
+        return "error", str(err)
     job = OpenedSweep(file.name, results, str(meta.get("backend") or ""))
     show(state, LiveSweep(job, spec))
     state.spec = spec

@@ -60,32 +60,39 @@ def open_upload(file) -> tuple[str, object] | str:
         return f"{name}: not a valid bnviz record ({type(err).__name__}: {err})"
 
 
-def lab_upload(lab: LabSession):
-    """The lab's "Open a record" box (in the sidebar) and, in the page, what became of the last file."""
+def record_box(label: str, key: str, help: str, open_file, shown=lambda file: True, where=st):
+    """A page's "Open a record" box and, in the page, what became of its last file. `open_file(file)` opens a
+    new file (on_change: once per file, before the page is drawn) and returns (level, message): "error",
+    "warning" or "info", or "opened", whose message shows while `shown(file)` (the page still shows it)."""
     # No type=["npz"]: a file of another name (a crafted request) would raise StreamlitAPIException on the
     # page; the loader refuses anything that is not a record anyway, with a message.
-    st.sidebar.file_uploader("Open a record (.npz)", key=KEY, on_change=_opened, args=(lab,),
-                             help=f"A run saved by bnviz (the lab's download, `train --out`): the lab shows it "
-                                  f"as if just trained. At most {UPLOAD_MB} MB.")
-    outcome = st.session_state.get(KEY + ".outcome")
-    file = st.session_state.get(KEY)
+    where.file_uploader(label, key=key, on_change=_opened, args=(key, open_file), help=help)
+    outcome = st.session_state.get(key + ".outcome")
+    file = st.session_state.get(key)
     if outcome is None or file is None or outcome[0] != file.file_id:
         return  # the box was cleared: so is its message
     _, level, text = outcome
     if level == "error":
         st.error(f"Could not open the file: {text}")
-    elif level == "opened" and isinstance(lab.run, OpenedRun) and lab.run.name == file.name:
-        st.info(text)
-    elif level in ("warning", "info"):
+    elif level == "opened":
+        if shown(file):
+            st.info(text)
+    else:
         getattr(st, level)(text)
 
 
-def _opened(lab: LabSession):
-    """on_change: runs once per new file, before the page is drawn; a bad file changes nothing in the lab."""
-    file = st.session_state.get(KEY)
-    if file is None:
-        return
-    st.session_state[KEY + ".outcome"] = (file.file_id, *_open_in_lab(lab, file))
+def _opened(key: str, open_file):
+    file = st.session_state.get(key)
+    if file is not None:
+        st.session_state[key + ".outcome"] = (file.file_id, *open_file(file))
+
+
+def lab_upload(lab: LabSession):
+    """The lab's "Open a record" box, in the sidebar; a bad file changes nothing in the lab."""
+    record_box("Open a record (.npz)", KEY, where=st.sidebar, open_file=lambda file: _open_in_lab(lab, file),
+               shown=lambda file: isinstance(lab.run, OpenedRun) and lab.run.name == file.name,
+               help=f"A run saved by bnviz (the lab's download, `train --out`): the lab shows it as if just "
+                    f"trained. At most {UPLOAD_MB} MB.")
 
 
 def _open_in_lab(lab: LabSession, file) -> tuple[str, str]:
