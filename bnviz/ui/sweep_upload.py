@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
-
 from bnviz import sweep_file
 from bnviz.config import ConfigError, RunConfig
 from bnviz.sweep import RunResult
