@@ -1,9 +1,12 @@
 """The shutdown hook (bnviz/ui/shutdown.py): SIGTERM first starts stopping every training, then does what the
-server's own handler does. The real server's path is bench/hosted_load_check.py."""
+server's own handler does; at exit the heap is frozen so the interpreter's teardown is quick. The real
+server's path (SIGTERM to `streamlit run`, exit within 5 s) is tests/browser/test_hosted_load.py."""
 
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import threading
 
 from bnviz.limiter import SHUTDOWN_MESSAGE, Limiter
@@ -50,3 +53,31 @@ def test_sigterm_stops_the_trainings_then_runs_the_servers_handler(capfd):
 
 def test_outside_a_streamlit_server_only_atexit_is_left():
     assert shutdown._server_loop() is None
+
+
+# A process that exits with a training "running": stop_all first, then the heap frozen (gc.freeze), so
+# Py_FinalizeEx's collections skip it. The atexit hook registered before the call runs after both.
+AT_EXIT = """
+import atexit, gc
+atexit.register(lambda: print("frozen at the end:", gc.get_freeze_count() > 0, flush=True))
+from bnviz.limiter import Limiter
+from bnviz.ui import shutdown
+
+class Ticket:
+    def stop(self, message=None, wait=5.0):
+        print("stopped, frozen yet:", gc.get_freeze_count() > 0, flush=True)
+        limiter.leave(self)
+
+limiter = Limiter(1, 1)
+limiter.enter(ticket := Ticket())
+assert limiter.wait_turn(ticket, 1)
+assert not shutdown.stop_trainings_on_shutdown(limiter)  # no server here: atexit alone
+"""
+
+
+def test_at_exit_the_trainings_stop_then_the_heap_is_frozen():
+    done = subprocess.run([sys.executable, "-c", AT_EXIT], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["stopped, frozen yet: False", "stopped, frozen yet: False",
+                                        "frozen at the end: True"], done.stdout
+    assert "bnviz: 1 training(s) stopped at shutdown" in done.stderr
