@@ -4,6 +4,7 @@ the wall-time cap, and idle runs giving their memory back."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -169,3 +170,21 @@ def test_an_idle_run_gives_back_its_trainer_and_record():
     time.sleep(0.35)
     assert not busy.release_if_idle(0.3) and busy.trainer is not None  # a training run keeps its model
     busy.stop()
+
+
+def test_sessions_entering_at_once_start_one_reaper():
+    # Eight visitors open the link at once: their runs enter the limiter together (seen as two reaper threads
+    # in a server's thread dump). A reaper's thread ends only with the process: count the new ones.
+    def reapers():
+        return sum(thread.name == "bnviz-reaper" for thread in threading.enumerate())
+
+    before = reapers()
+    for _ in range(10):
+        limiter = Limiter(1, 1, session_ttl=600)
+        start = threading.Barrier(16)
+        entering = [threading.Thread(target=lambda: (start.wait(), limiter.enter(object()))) for _ in range(16)]
+        for thread in entering:
+            thread.start()
+        for thread in entering:
+            thread.join()
+    assert reapers() - before == 10
