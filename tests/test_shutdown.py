@@ -46,6 +46,7 @@ def test_sigterm_stops_the_trainings_then_runs_the_servers_handler(capfd):
     finally:
         for signum, handler in before.items():
             signal.signal(signum, handler)
+        shutdown._signalled = None  # else this process's own exit would take the signalled path
     assert running.messages[0] == waiting.messages[0] == SHUTDOWN_MESSAGE
     assert limiter.running == limiter.waiting == 0
     assert "bnviz: 2 training(s) stopped at shutdown" in capfd.readouterr().err
@@ -80,4 +81,34 @@ def test_at_exit_the_trainings_stop_then_the_heap_is_frozen():
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["stopped, frozen yet: False", "stopped, frozen yet: False",
                                         "frozen at the end: True"], done.stdout
+    assert "bnviz: 1 training(s) stopped at shutdown" in done.stderr
+
+
+# After a shutdown signal the process ends at once once the trainings stopped: exit status 0 whatever the
+# script was exiting with, the log line flushed, the atexit hooks registered before ours skipped.
+SIGNALLED = """
+import atexit, signal, sys, threading
+atexit.register(lambda: print("a hook registered earlier ran", flush=True))
+from bnviz.limiter import Limiter
+from bnviz.ui import shutdown
+
+class Ticket:
+    def stop(self, message=None, wait=5.0):
+        limiter.leave(self)
+
+limiter = Limiter(1, 1)
+limiter.enter(ticket := Ticket())
+assert limiter.wait_turn(ticket, 1)
+shutdown.stop_trainings_on_shutdown(limiter)
+signal.signal(signal.SIGTERM, lambda number, frame: print("server handler", flush=True))  # Streamlit's
+shutdown._chain_signals(limiter)
+signal.raise_signal(signal.SIGTERM)
+sys.exit(3)
+"""
+
+
+def test_after_a_shutdown_signal_the_process_ends_at_once_with_status_0():
+    done = subprocess.run([sys.executable, "-c", SIGNALLED], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (done.returncode, done.stderr)
+    assert done.stdout.splitlines() == ["server handler"], done.stdout
     assert "bnviz: 1 training(s) stopped at shutdown" in done.stderr
