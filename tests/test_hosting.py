@@ -104,7 +104,7 @@ def test_wall_time_cap_stops_the_run_with_a_message():
 
 def test_time_slices_take_turns_and_give_the_uninterrupted_numbers():
     limiter = Limiter(slots=1, threads=1, time_slice=0.2)
-    cfgs = [TINY.replace(steps=100, seed=s) for s in (1, 2, 3)]
+    cfgs = [TINY.replace(steps=400, seed=s) for s in (1, 2, 3)]  # several 0.2 s slices each, idle or not
     runs = [LiveRun(cfg, limiter) for cfg in cfgs]
     runs[0].start()
     wait_until(lambda: runs[0].state == "running")
