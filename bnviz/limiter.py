@@ -150,10 +150,11 @@ class Limiter:
         return sum(bool(run.release_if_idle(self.session_ttl)) for run in list(self._runs))
 
     def _start_reaper(self):
-        if not self.session_ttl or (self._reaper and self._reaper.is_alive()):
-            return
-        self._reaper = threading.Thread(target=self._reap_forever, name="bnviz-reaper", daemon=True)
-        self._reaper.start()
+        with self._cond:  # sessions enter at once: one check-and-start, else each starts its own reaper
+            if not self.session_ttl or (self._reaper and self._reaper.is_alive()):
+                return
+            self._reaper = threading.Thread(target=self._reap_forever, name="bnviz-reaper", daemon=True)
+            self._reaper.start()
 
     def _reap_forever(self):
         while True:

@@ -59,7 +59,8 @@ def live():
     current = lab.run
     with st.container(key="live"):
         record = lab_views.shown_record(lab, current)  # one frozen record for every panel of this refresh
-        run_buttons.progress(current, limiter, record, session.step_times())
+        with st.container():  # one block in every state (issue 16: see run_buttons.progress)
+            run_buttons.progress(current, limiter, record, session.step_times())
         shown = current.cfg if current is not None else lab.config
         lab_views.draw(lab, lab.selection, record, shown)
         samples.draw(lab, current, record)

@@ -4,6 +4,7 @@ the wall-time cap, and idle runs giving their memory back."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import pytest
@@ -103,7 +104,7 @@ def test_wall_time_cap_stops_the_run_with_a_message():
 
 def test_time_slices_take_turns_and_give_the_uninterrupted_numbers():
     limiter = Limiter(slots=1, threads=1, time_slice=0.2)
-    cfgs = [TINY.replace(steps=100, seed=s) for s in (1, 2, 3)]
+    cfgs = [TINY.replace(steps=400, seed=s) for s in (1, 2, 3)]  # several 0.2 s slices each, idle or not
     runs = [LiveRun(cfg, limiter) for cfg in cfgs]
     runs[0].start()
     wait_until(lambda: runs[0].state == "running")
@@ -169,3 +170,21 @@ def test_an_idle_run_gives_back_its_trainer_and_record():
     time.sleep(0.35)
     assert not busy.release_if_idle(0.3) and busy.trainer is not None  # a training run keeps its model
     busy.stop()
+
+
+def test_sessions_entering_at_once_start_one_reaper():
+    # Eight visitors open the link at once: their runs enter the limiter together (seen as two reaper threads
+    # in a server's thread dump). A reaper's thread ends only with the process: count the new ones.
+    def reapers():
+        return sum(thread.name == "bnviz-reaper" for thread in threading.enumerate())
+
+    before = reapers()
+    for _ in range(10):
+        limiter = Limiter(1, 1, session_ttl=600)
+        start = threading.Barrier(16)
+        entering = [threading.Thread(target=lambda: (start.wait(), limiter.enter(object()))) for _ in range(16)]
+        for thread in entering:
+            thread.start()
+        for thread in entering:
+            thread.join()
+    assert reapers() - before == 10

@@ -94,10 +94,15 @@ export default function ({data, parentElement}) {
 CSS = ".bnviz-chart:fullscreen { height: 100vh !important; background: white; }"
 
 _component = st.components.v2.component("bnviz_live_chart", js=JS, css=CSS, isolate_styles=False)
-# plotly imports its JSON encoder's helpers (pandas among them) at the first to_json. Two sessions' script
-# threads making that first call at once race on a half-imported module (seen: "partially initialized module
-# 'pandas' has no attribute 'Series'" with 8 visitors at once), so it is made here, under the import lock.
-go.Figure().to_json()
+# pandas, imported whole before any chart. A session's first chart imports it (Streamlit's component call
+# looks for dataframes in its data: streamlit/dataframe_util.py), while plotly's validators and to_json read
+# sys.modules["pandas"] without importing it (_plotly_utils/basevalidators.py, is_homogeneous_array). So a
+# second session building a figure meanwhile found a half-initialized module: "partially initialized module
+# 'pandas' has no attribute 'Series'" in the live fragment (8 visitors at once, in the server log of
+# tests/browser/test_hosted_load.py; an empty figure's to_json, warmed here before, never imports pandas).
+# Any thread drawing a chart imports this module first, and the import system makes it wait until this
+# module, and so pandas, is complete.
+import pandas  # noqa: E402,F401
 
 
 class Prepared:

@@ -61,7 +61,12 @@ def _train(lab: LabSession, limiter: Limiter):
 
 def progress(run: LiveRun | None, limiter: Limiter, record: RunRecord | None, step_times: StepTimes):
     """Steps done, steps/s and time left; the queue position while waiting for a training slot; the test
-    accuracy as a number. A diverged run names the step whose loss was not finite, as everywhere else."""
+    accuracy as a number. A diverged run names the step whose loss was not finite, as everywhere else.
+
+    Each place below the progress line holds the same kind of thing in every state (a block, or nothing):
+    a time-sliced run flips between waiting and running at every refresh, and a place that was an element
+    in one refresh and a block in the next crashed the Streamlit 1.67 frontend under load ("'setIn' cannot
+    be called on an ElementNode", a blank page; 8 visitors at once, tests/browser/test_hosted_load.py)."""
     if run is None:
         st.progress(0.0, text="Not started: pick the settings in the sidebar and press Train.")
         return
@@ -87,13 +92,14 @@ def progress(run: LiveRun | None, limiter: Limiter, record: RunRecord | None, st
         if p.seconds_left is not None:
             text += f" · {_duration(p.seconds_left)} left"
         st.progress(p.fraction, text=f"{text} · {p.state}")
-    if p.state == "failed":
-        st.error(f"Training failed: {p.message}")
-    elif p.state == "diverged":
-        st.warning(f"Diverged at step {record.status_step}: the loss became NaN or infinite, so the run stopped. "
-                   "Try a smaller learning rate, or normalization.")
-    elif p.message:
-        st.info(p.message.capitalize())
+    with st.container():  # the message, if any: a block either way
+        if p.state == "failed":
+            st.error(f"Training failed: {p.message}")
+        elif p.state == "diverged":
+            st.warning(f"Diverged at step {record.status_step}: the loss became NaN or infinite, so the run "
+                       "stopped. Try a smaller learning rate, or normalization.")
+        elif p.message:
+            st.info(p.message.capitalize())
     if record is not None:
         results(record)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -13,10 +15,15 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from bench.browser import _wait_for_health, free_port
+from tests.browser.conftest import LAST_ELEMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 STEP = re.compile(r"step ([\d,]+) / ([\d,]+)")
 PLACE = re.compile(r"number (\d+) in the queue")
+# `streamlit run` as its CLI does it, plus a thread dump on SIGUSR1 into the server's log: a hang guard that
+# fires says where the server's threads were (faulthandler: stdlib, works with every thread busy).
+SERVE = ("import faulthandler, signal, sys; faulthandler.register(signal.SIGUSR1, all_threads=True); "
+         "from streamlit.web.cli import main; sys.exit(main())")
 
 
 def rss_mb(pid: int) -> float:
@@ -35,7 +42,7 @@ def hosted_server(log_path: Path, **env):
                 **{k: str(v) for k, v in env.items()}}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port),
+            [sys.executable, "-c", SERVE, "run", str(ROOT / "app.py"), "--server.port", str(port),
              "--server.address", "127.0.0.1", "--server.headless", "true"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env=full_env)
     url = f"http://127.0.0.1:{port}"
@@ -87,9 +94,9 @@ class Watch:
 # its run first moved, when it finished, the queue places shown, whether it was sent back to the queue after
 # training a slice, and when a chart with data was first drawn. Recorded by the page
 # itself, so a busy test process sampling late cannot shift the times.
-SEEN = r"""() => {
+SEEN = r"""(LAST_ELEMENT = FOOTER) => {
   window.bnvizSeen = {places: [], shown: null, queued: null, firstMove: null, finished: null, requeued: false,
-                      chart: null};
+                      chart: null, drawn: null, log: []};
   new MutationObserver(() => {
     const text = document.querySelector('[data-testid="stProgress"]')?.textContent || '';
     const now = performance.timeOrigin + performance.now(), seen = window.bnvizSeen;
@@ -103,11 +110,16 @@ SEEN = r"""() => {
     if (moved && seen.firstMove === null) seen.firstMove = now;  // trained: running, or back in the queue
     if (moved && waiting) seen.requeued = true;  // trained a slice, then went back to the queue
     if (text.includes('finished') && seen.finished === null) seen.finished = now;
+    const footer = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')].some(
+        caption => caption.textContent.includes(LAST_ELEMENT));
+    if (seen.drawn === null && footer) seen.drawn = now;  // the page's first run ended
+    const entry = `${footer ? 'footer' : 'no footer'} | ${text.slice(0, 60)}`;
+    if (seen.log.length < 60 && seen.log.at(-1)?.[1] !== entry) seen.log.push([Math.round(now), entry]);
     if (seen.chart === null && [...document.querySelectorAll('.js-plotly-plot')].some(chart =>
         chart.querySelector('.gtitle') && (chart._fullData || []).some(trace => trace.x?.length > 0)))
       seen.chart = now;  // a titled chart with data (the labelled placeholders before a run have none)
   }).observe(document, {subtree: true, childList: true, characterData: true});
-}"""
+}""".replace("FOOTER", json.dumps(LAST_ELEMENT))
 
 
 def seen(page) -> dict:
@@ -122,3 +134,24 @@ def progress_text(page) -> str:
 def steps_of(text: str) -> tuple[int, int] | None:
     m = STEP.search(text)
     return (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) if m else None
+
+
+def hang_report(process, log_path: Path, pages=(), shots: Path | None = None, what: str = "") -> str:
+    """What a hang guard shows when it fires: the server's threads (faulthandler, into its log), each page's
+    record and progress line (and a screenshot in `shots`), the log's tail."""
+    states = []
+    for i, page in enumerate(pages):
+        try:
+            states.append({"page": i, "progress": progress_text(page), "seen": seen(page),
+                           "exceptions": page.locator('[data-testid="stException"]').count()})
+            if shots is not None:
+                page.screenshot(path=str(shots / f"hang-page-{i}.png"))
+        except Exception as err:  # noqa: BLE001  a page that cannot answer is part of the report
+            states.append({"page": i, "error": repr(err)})
+    if process.poll() is None:
+        process.send_signal(signal.SIGUSR1)
+        time.sleep(1.0)
+    report = f"hang: {what}\npages: {json.dumps(states, indent=1)}\nserver log (tail):\n{log_path.read_text()[-20000:]}"
+    if shots is not None:
+        (shots / "hang-report.txt").write_text(report)
+    return report

@@ -1,5 +1,3 @@
-# Not collected by the suite: the eight-visitor check hung on an idle machine in the last run (issue 16 note).
-# Run it by hand (the browser fixtures come from tests/browser/conftest.py): .venv/bin/python -m pytest -p tests.browser.conftest bench/hosted_load_check.py
 """A classroom at once on a hosted server (real `streamlit run`, headless Chromium): 8 visitors open the same
 autorun link; every run finishes, the waiting ones see their place and their run moves by time slices; then
 a closed tab frees its slot within the heartbeat timeout, and SIGTERM ends a training cleanly within 5 s."""
@@ -13,8 +11,7 @@ import time
 
 import pytest
 
-from tests.browser.conftest import LAST_ELEMENT
-from tests.browser.hosted import SEEN, Watch, hosted_server, progress_text, rss_mb, seen, steps_of
+from tests.browser.hosted import SEEN, Watch, hang_report, hosted_server, progress_text, rss_mb, seen, steps_of
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(1200)]  # hang guards inside; a loaded machine is slow
 
@@ -22,30 +19,47 @@ VISITORS = 8
 SLICE_S = 0.75
 # Runs that need several slices each even on a fast idle machine (and more on a slow one), short overall.
 # Without time slices the last visitor's first step would come only after the runs before it had finished.
-LINK = "/?autorun=1&model=mlp&steps=800&batch_size=16&record_every=80&eval_every=800&seed={seed}"
+LINK = "/?autorun=1&model=mlp&steps=500&batch_size=16&record_every=50&eval_every=500&seed={seed}"
 MEMORY_BOUND_MB = 1500  # README, Hosting: the server's bound for 30 sessions (measured ~ 1,030 MB)
 HEARTBEAT_S = 15  # short enough to wait for; 4 s was too short on a loaded machine: a page refreshing late
 # lost its run while open ("no sign of the browser for 4 s", seen here at load 16 on 2 cores)
 STOPPED = re.compile(r"bnviz: 1 training\(s\) stopped at shutdown in ([\d.]+) s")
-HANG_S = 600  # hang guards only: a loaded 2-core machine is slow, never wrong
+HANG_S = 420  # hang guards only (a hang shows as a blank page or a traceback, which fail at once): a 2-core
+# machine loaded by other work is slow, never wrong
 
 
 def test_eight_visitors_at_once_all_finish_taking_turns(browser, tmp_path, shots):
+    log = tmp_path / "server.log"
+    steps = Steps()
     # A long heartbeat: a page on a loaded machine may refresh late, and its run must not stop for that here.
-    with hosted_server(tmp_path / "server.log", BNVIZ_TIME_SLICE_S=SLICE_S, BNVIZ_HEARTBEAT_S=300) as (url, process):
+    with hosted_server(log, BNVIZ_TIME_SLICE_S=SLICE_S, BNVIZ_HEARTBEAT_S=300) as (url, process):
+        steps.done("server up")
         with Watch(url, process.pid) as watch:
             contexts = [browser.new_context(viewport={"width": 1300, "height": 900}) for _ in range(VISITORS)]
             pages = [context.new_page() for context in contexts]
-            for page in pages:
+            # The pages' uncaught JavaScript errors (a crashed Streamlit frontend: a blank page that never
+            # finishes), and their console's error lines for the hang report.
+            crashes: dict[int, list[str]] = {i: [] for i in range(VISITORS)}
+            console: dict[int, list[str]] = {i: [] for i in range(VISITORS)}
+            for i, page in enumerate(pages):
                 page.add_init_script(script=f"({SEEN})()")
+                page.on("pageerror", lambda error, i=i: crashes[i].append(str(error)[:300]))
+                page.on("console", lambda message, i=i: message.type == "error" and len(console[i]) < 5
+                        and console[i].append(message.text[:300]))
             for seed, page in enumerate(pages):
                 page.goto(url + LINK.format(seed=seed), wait_until="commit")
-            for page in pages:  # every page loads, drawn to its end
-                page.get_by_text(LAST_ELEMENT).wait_for(timeout=HANG_S * 1000)
-            deadline = time.monotonic() + HANG_S
-            while not all((state := seen(page)) and state["finished"] for page in pages):
-                assert time.monotonic() < deadline, [seen(page) for page in pages]
+            steps.done("pages opened")
+            hang = lambda what: hang_report(process, log, pages, shots,  # noqa: E731
+                                            f"{what}; uncaught: {crashes}; console errors: {console}")
+            # Every page loads (drawn to its footer) and every run finishes, as the pages recorded it (SEEN). A
+            # traceback in the server's log or a page's uncaught error fails at once; a hang guard that fires
+            # reports the server's threads, each page's state and errors, and screenshots.
+            started = time.monotonic()
+            while not all((state := seen(page)) and state["drawn"] and state["finished"] for page in pages):
+                if time.monotonic() - started > HANG_S or "Traceback" in log.read_text() or any(crashes.values()):
+                    pytest.fail(hang(f"pages not all drawn and finished after {time.monotonic() - started:.0f} s"))
                 time.sleep(1)
+            steps.done("runs finished")
             states = [seen(page) for page in pages]
             exceptions = sum(page.locator('[data-testid="stException"]').count() for page in pages)
             pages[-1].screenshot(path=str(shots / "hosted-load-last-visitor.png"))
@@ -59,12 +73,15 @@ def test_eight_visitors_at_once_all_finish_taking_turns(browser, tmp_path, shots
         t0 = min(s["shown"] for s in states)
         figures = {"ready_s": round((ready - t0) / 1000, 1), "fresh": fresh,
                    **{key: {i: round((s[key] - t0) / 1000, 1) for i, s in enumerate(states) if s[key]}
-                      for key in ("shown", "queued", "firstMove", "finished")},
+                      for key in ("shown", "queued", "firstMove", "finished", "drawn")},
                    "requeued": [i for i, s in enumerate(states) if s["requeued"]],
                    "places_seen": sorted({p for s in states for p in s["places"]}),
-                   "peak_rss_mb": round(watch.peak_rss_mb), "health": [watch.health_checks, watch.health_failures]}
+                   "peak_rss_mb": round(watch.peak_rss_mb), "health": [watch.health_checks, watch.health_failures],
+                   "steps_s": steps.times, "console_errors": console,
+                   "logs": {i: [[round((t - t0) / 1000, 1), e] for t, e in s["log"]] for i, s in enumerate(states)}}
         (shots / "hosted-load.json").write_text(json.dumps(figures, indent=1))
-    assert exceptions == 0
+    assert exceptions == 0 and "Traceback" not in log.read_text(), log.read_text()[-5000:]  # page or server
+    assert not any(crashes.values()), crashes
     waited = [s for s in states if s["queued"] is not None]
     assert len(waited) >= VISITORS // 2 and all(s["places"] for s in waited), figures  # a queue, places shown
     # Time slices, seen by each page whatever its lag: its run trained, then waited again unfinished
@@ -111,11 +128,12 @@ def test_a_closed_tab_frees_the_slot_and_sigterm_ends_training_cleanly(browser, 
     # chunk; generous for a loaded machine: the figure is in hosted-faults.json).
     assert freed_s < HEARTBEAT_S + 30
     assert process.returncode == 0
-    # Stopped by the shutdown itself (bnviz/ui/shutdown.py), not by a heartbeat running out meanwhile, and
-    # within 5 s of the signal. The process's exit after that (exit_s, the interpreter's own teardown) is
-    # a figure, not asserted: measured 0.6-3 s, up to 9 s at load 16 on 2 cores.
+    # Stopped by the shutdown itself (bnviz/ui/shutdown.py), not by a heartbeat running out meanwhile, and the
+    # process gone within 5 s of the signal (the interpreter's exit collections skipped: gc.freeze at exit;
+    # measured 0.9-1.3 s at load 7 on 2 cores, 6-9 s before).
     stopped = STOPPED.search(log.read_text())
     assert stopped and float(stopped.group(1)) < 5, log.read_text()[-3000:]
+    assert exit_s < 5, (exit_s, log.read_text()[-3000:])
 
 
 def wait_for(condition, timeout_s: float):
@@ -123,3 +141,17 @@ def wait_for(condition, timeout_s: float):
     while not condition():
         assert time.monotonic() < end, "timed out"
         time.sleep(0.2)
+
+
+class Steps:
+    """Wall time of each step of a test, printed as it goes (pytest -s) and kept for its figures."""
+
+    def __init__(self):
+        self.start = self.last = time.monotonic()
+        self.times: dict[str, float] = {}
+
+    def done(self, what: str):
+        now = time.monotonic()
+        self.times[what] = round(now - self.last, 1)
+        print(f"{what}: {now - self.last:.1f} s (total {now - self.start:.1f} s)", flush=True)
+        self.last = now
