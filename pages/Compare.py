@@ -67,9 +67,14 @@ def live():
     if current is not None:
         current.heartbeat()
     record = current.latest_record() if current is not None else None
-    compare_views.arm_status(state, record)
-    if record is not None:
-        compare_views.summary(record)
+    # Each place holds a block in every state: a time-sliced comparison flips between waiting and training at
+    # every refresh, and a place that is an element in one refresh and a block in the next crashes the
+    # Streamlit 1.67 frontend under load (bnviz/ui/run_buttons.py:progress says how it was found).
+    with st.container():
+        compare_views.arm_status(state, record)
+    with st.container():
+        if record is not None:
+            compare_views.summary(record)
     compare_views.draw(state, state.selection, record, current.cfg if current is not None else comparison)
     if training and not state.training:
         st.rerun()  # the comparison paused or ended: redraw the page once, without the timer
