@@ -98,6 +98,7 @@ def main_ws(visitors: int = 30, out: Path = Path("bench/out/hosted-ws.json")):
                    visitors_with_exceptions=sum(bool(v.exceptions) for v in visits),
                    exceptions=sorted({e for v in visits for e in v.exceptions})[:5],
                    errors=sorted({v.error for v in visits if v.error})[:5],
+                   ended={str(end): sum(v.ended == end for v in visits) for end in {v.ended for v in visits}},
                    fragment_reruns_sent=sum(v.fragment_reruns for v in visits), **load.figures())
     out.write_text(json.dumps(figures, indent=1))
     print(json.dumps(figures, indent=1))

@@ -25,6 +25,8 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+ENDS = ("finished", "stopped", "failed", "diverged")  # a run's last states (bnviz/ui/run_buttons.py:progress)
+
 
 @dataclass
 class Visit:
@@ -34,6 +36,7 @@ class Visit:
     finished_s: float | None = None
     exceptions: list[str] = field(default_factory=list)
     progress: str = ""  # the last progress text seen
+    ended: str | None = None  # how its run ended, as the progress says: finished, stopped, failed, diverged
     fragment_reruns: int = 0  # rerun_script messages sent for run_every fragments
     messages: int = 0
     error: str | None = None
@@ -82,10 +85,10 @@ def _rerun(query_string: str, page_hash: str = "", fragment_id: str = "") -> byt
     return msg.SerializeToString()
 
 
-async def visit(url: str, link: str, until_s: float = 600, stop_on_finish: bool = True, trace=None) -> Visit:
+async def visit(url: str, link: str, until_s: float = 600, stop_at_end: bool = True, trace=None) -> Visit:
     """Open `url` + `link` (e.g. "/?autorun=1&steps=400") as a browser would and follow the page until its
-    progress says finished (or until_s). `url` is the server's http://host:port; `trace(seconds, msg)`, if
-    given, sees every ForwardMsg (debugging)."""
+    progress says its run ended (finished, stopped, failed, diverged) or until_s. `url` is the server's
+    http://host:port; `trace(seconds, msg)`, if given, sees every ForwardMsg (debugging)."""
     query = urlsplit(link).query
     ws_url = "ws" + url.removeprefix("http") + "/_stcore/stream"
     seen, started = Visit(), time.monotonic()
@@ -140,10 +143,11 @@ async def visit(url: str, link: str, until_s: float = 600, stop_on_finish: bool 
                         seen.progress = element.progress.text
                         if "finished" in seen.progress and seen.finished_s is None:
                             seen.finished_s = now
+                        seen.ended = seen.ended or next((end for end in ENDS if end in seen.progress), None)
                     elif seen.first_chart_s is None and chart_with_data(element):
                         seen.first_chart_s = now
-                elif kind == "script_finished" and stop_on_finish and seen.finished_s is not None:
-                    break  # the run that showed the finish has sent all its elements (charts come after)
+                elif kind == "script_finished" and stop_at_end and seen.ended:
+                    break  # the run that showed the end has sent all its elements (charts come after)
     except (OSError, websockets.WebSocketException) as err:
         seen.error = repr(err)
     finally:

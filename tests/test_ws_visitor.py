@@ -40,6 +40,7 @@ def test_two_visitors_see_a_chart_and_their_runs_finish(tmp_path: Path):
         assert visit.error is None, (visit, log[-2000:])
         assert visit.exceptions == [], visit.exceptions
         assert visit.first_chart_s is not None, (visit, log[-2000:])
-        assert visit.finished_s is not None and "step 300 / 300" in visit.progress, (visit, log[-2000:])
+        assert visit.ended == "finished" and visit.finished_s is not None, (visit, log[-2000:])
+        assert "step 300 / 300" in visit.progress, visit.progress
         assert visit.fragment_reruns > 0
     assert "Traceback" not in log, log[-3000:]
