@@ -3,7 +3,7 @@ at once: time to first chart and to finish (p50/p95) and peak RSS. `python -m be
 
 `--client ws`: the visitors are bench/ws_visitor.py clients speaking Streamlit's websocket protocol instead of
 headless Chromium pages, so on a small machine the renderers no longer take the CPU the server needs (30
-Chromium pages on 2 cores put the load at 31-45); the figures are then the server's alone. The memory
+Chromium pages on 2 shared cores: load 31 median, up to 45); the figures are then the server's own. The memory
 figures for one training and 10 sessions are measured in the Chromium mode only."""
 
 from __future__ import annotations
