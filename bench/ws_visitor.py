@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -161,4 +162,7 @@ async def visit_all(url: str, links: list[str], until_s: float = 600) -> list[Vi
 
 
 def run_visitors(url: str, links: list[str], until_s: float = 600) -> list[Visit]:
-    return asyncio.run(visit_all(url, links, until_s))
+    """The visitors on an event loop of their own, in a thread: the caller's thread may already run one
+    (Playwright's sync API keeps one running in a test session, and asyncio.run refuses to nest)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, visit_all(url, links, until_s)).result()
