@@ -56,8 +56,10 @@ if not cfg.normalized:
 
 look = scope.look(lab, cfg, site, batch_size, eps, channel)
 timings = scope.scope_of(lab).timings
-if scope.scope_of(lab).dataset_note:
+if scope.scope_of(lab).dataset_note:  # the short line; the loader's whole message (a long one) folded below it
     st.warning(scope.scope_of(lab).dataset_note)
+    with st.expander("Why, and how to get that dataset"):
+        st.caption(scope.scope_of(lab).dataset_error)
 a, b, c, d = st.columns(4)
 a.metric("Compute", f"{timings['total_ms']:.0f} ms", help="Server time for this view: the forward pass "
          "(only when the model, batch size or site changed) plus the recomputation at this eps.")

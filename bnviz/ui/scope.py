@@ -26,7 +26,8 @@ class Scope:
     capture_key: tuple | None = None
     capture: microscope.Capture | None = None
     timings: dict = field(default_factory=dict)
-    dataset_note: str | None = None  # why the batch came from the bundled set instead of the one asked for
+    dataset_note: str | None = None  # the batch came from the bundled set instead of the one asked for
+    dataset_error: str | None = None  # why: the loader's whole message (mirrors tried, where to put the file)
 
 
 def scope_of(lab: LabSession) -> Scope:
@@ -90,9 +91,11 @@ def look(lab: LabSession, cfg: RunConfig, site: str, batch_size: int, eps: float
 def _dataset(scope: Scope, name: str):
     """The dataset asked for, or the bundled one when it cannot be had (offline, no cached copy): the page
     says why (scope.dataset_note). Every dataset here is 28x28 grey digits or clothes, so any model fits it."""
-    scope.dataset_note = None
+    scope.dataset_note = scope.dataset_error = None
     try:
         return load_dataset(name)
     except DatasetUnavailable as err:
-        scope.dataset_note = f"{err} The microscope shows a batch of the bundled set (mnist-5k) instead."
+        scope.dataset_note = (f"dataset={name!r} cannot be loaded here (no network and no cached copy, or a bad "
+                              "download): the microscope shows a batch of the bundled set (mnist-5k) instead.")
+        scope.dataset_error = str(err)
         return load_dataset("mnist-5k")
