@@ -91,8 +91,10 @@ def test_eight_visitors_at_once_all_finish_taking_turns(browser, tmp_path, shots
     # Order: the runs that had not moved when every page showed its run all move before any of them
     # finishes (without slices the second would move only after the first finished). On a loaded machine
     # pages load so slowly that every run has moved by then: the requeue check above covers that case.
+    # Each against the others' finish: a page may first see its own run move in the refresh that shows it
+    # finished (an idle machine trains a last slice fast), which says nothing of the order.
     if len(fresh) >= 2:
-        assert max(states[i]["firstMove"] for i in fresh) < min(states[i]["finished"] for i in fresh), figures
+        assert all(states[a]["firstMove"] < states[b]["finished"] for a in fresh for b in fresh if a != b), figures
     assert watch.health_checks > 10 and watch.health_failures == 0, figures
     assert watch.peak_rss_mb < MEMORY_BOUND_MB, figures
 
